@@ -1,0 +1,230 @@
+package sim
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Trace is the readable record of a run: one line per event, each with the
+// choices drawn while it happened. Recording is off in swarm runs (the digest
+// alone is kept); a failing seed is run again with the trace on.
+type Trace struct {
+	rec   *Recorder
+	lines []traceLine
+}
+
+type traceLine struct {
+	at    Time
+	text  string
+	start int // index of the first choice drawn during this line
+}
+
+func (t *Trace) line(at Time, text string) {
+	t.lines = append(t.lines, traceLine{at: at, text: text, start: len(t.rec.Choices)})
+}
+
+// Len is the number of lines recorded.
+func (t *Trace) Len() int { return len(t.lines) }
+
+// Lines returns the recorded lines with their choices, ready to write.
+func (t *Trace) Lines() []Line {
+	out := make([]Line, len(t.lines))
+	for i, l := range t.lines {
+		end := len(t.rec.Choices)
+		if i+1 < len(t.lines) {
+			end = t.lines[i+1].start
+		}
+		var vals []uint64
+		for _, c := range t.rec.Choices[l.start:end] {
+			vals = append(vals, c.V)
+		}
+		out[i] = Line{At: l.at, Text: l.text, Choices: vals}
+	}
+	return out
+}
+
+// Choices returns every choice drawn so far, in order.
+func (t *Trace) Choices() []Choice { return t.rec.Choices }
+
+// Line is one event of a trace file.
+type Line struct {
+	At      Time
+	Text    string
+	Choices []uint64
+}
+
+func (l Line) String() string {
+	var b strings.Builder
+	b.WriteByte('@')
+	b.WriteString(strconv.FormatInt(int64(l.At), 10))
+	b.WriteByte(' ')
+	b.WriteString(l.Text)
+	if len(l.Choices) > 0 {
+		b.WriteString(" |")
+		for _, c := range l.Choices {
+			b.WriteByte(' ')
+			b.WriteString(strconv.FormatUint(c, 10))
+		}
+	}
+	return b.String()
+}
+
+// TraceMagic opens every trace file; TraceVersion is the format it writes.
+const (
+	TraceMagic   = "synod-trace"
+	TraceVersion = 1
+	traceSep     = "--"
+	traceEnd     = "end"
+)
+
+// Field is one header entry of a trace file.
+type Field struct{ Key, Value string }
+
+// File is a trace file: an ordered header and the event lines. The last
+// line is always "end", so a truncated file is told apart from a short run.
+type File struct {
+	Header []Field
+	Lines  []Line
+}
+
+// Get returns a header value and whether it was present.
+func (f *File) Get(key string) (string, bool) {
+	for _, h := range f.Header {
+		if h.Key == key {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+// Choices is every choice of the file, in order.
+func (f *File) Choices() []uint64 {
+	var out []uint64
+	for _, l := range f.Lines {
+		out = append(out, l.Choices...)
+	}
+	return out
+}
+
+// Write writes the file in the trace format, adding the closing end line.
+func (f *File) Write(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "%s %d\n", TraceMagic, TraceVersion)
+	for _, h := range f.Header {
+		if strings.ContainsAny(h.Key, " \n") || strings.Contains(h.Value, "\n") {
+			return fmt.Errorf("trace header %q: keys are one word, values one line", h.Key)
+		}
+		fmt.Fprintf(bw, "%s %s\n", h.Key, h.Value)
+	}
+	bw.WriteString(traceSep + "\n")
+	var last Time
+	for _, l := range f.Lines {
+		bw.WriteString(l.String())
+		bw.WriteByte('\n')
+		last = l.At
+	}
+	fmt.Fprintf(bw, "@%d %s %d\n", last, traceEnd, len(f.Lines))
+	return bw.Flush()
+}
+
+// ErrNotTrace is returned for input that is not a Synod trace at all.
+var ErrNotTrace = errors.New("not a synod trace (first line is not \"synod-trace 1\")")
+
+// ReadFile parses a trace file. Every error is one line that says what is
+// wrong and where.
+func ReadFile(r io.Reader) (*File, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	lineNo := 0
+	next := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		lineNo++
+		return sc.Text(), true
+	}
+	first, ok := next()
+	if !ok {
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading trace: %v", err)
+		}
+		return nil, errors.New("trace is empty")
+	}
+	magic, ver, _ := strings.Cut(first, " ")
+	if magic != TraceMagic {
+		return nil, ErrNotTrace
+	}
+	if v, err := strconv.Atoi(ver); err != nil || v != TraceVersion {
+		return nil, fmt.Errorf("trace format version %q is not supported (this simrun reads version %d)", ver, TraceVersion)
+	}
+	f := &File{}
+	for {
+		l, ok := next()
+		if !ok {
+			return nil, fmt.Errorf("trace is truncated: header has no %q line", traceSep)
+		}
+		if l == traceSep {
+			break
+		}
+		k, v, _ := strings.Cut(l, " ")
+		if k == "" {
+			return nil, fmt.Errorf("trace line %d: empty header key", lineNo)
+		}
+		f.Header = append(f.Header, Field{Key: k, Value: v})
+	}
+	ended := false
+	for {
+		l, ok := next()
+		if !ok {
+			break
+		}
+		if ended {
+			return nil, fmt.Errorf("trace line %d: text after the end line", lineNo)
+		}
+		line, err := parseLine(l)
+		if err != nil {
+			return nil, fmt.Errorf("trace line %d: %v", lineNo, err)
+		}
+		if rest, isEnd := strings.CutPrefix(line.Text, traceEnd+" "); isEnd {
+			n, err := strconv.Atoi(rest)
+			if err != nil || n != len(f.Lines) {
+				return nil, fmt.Errorf("trace line %d: end line says %q events, file has %d", lineNo, rest, len(f.Lines))
+			}
+			ended = true
+			continue
+		}
+		f.Lines = append(f.Lines, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading trace: %v", err)
+	}
+	if !ended {
+		return nil, fmt.Errorf("trace is truncated after %d events: no end line", len(f.Lines))
+	}
+	return f, nil
+}
+
+func parseLine(s string) (Line, error) {
+	at, rest, ok := strings.Cut(s, " ")
+	if !ok || !strings.HasPrefix(at, "@") {
+		return Line{}, fmt.Errorf("want \"@TIME TEXT [| CHOICES]\", got %q", s)
+	}
+	t, err := strconv.ParseInt(at[1:], 10, 64)
+	if err != nil || t < 0 {
+		return Line{}, fmt.Errorf("bad time %q", at)
+	}
+	text, choices, _ := strings.Cut(rest, " |")
+	line := Line{At: Time(t), Text: text}
+	for _, c := range strings.Fields(choices) {
+		v, err := strconv.ParseUint(c, 10, 64)
+		if err != nil {
+			return Line{}, fmt.Errorf("bad choice %q", c)
+		}
+		line.Choices = append(line.Choices, v)
+	}
+	return line, nil
+}

@@ -1,0 +1,430 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// NodeID names a node: 0..n-1 inside one world.
+type NodeID int32
+
+// Time is virtual time in microseconds since the world began.
+type Time int64
+
+// Duration is a span of virtual time in microseconds.
+type Duration int64
+
+// Common spans, so that scenario code reads in milliseconds.
+const (
+	Microsecond Duration = 1
+	Millisecond Duration = 1000
+	Second      Duration = 1000 * Millisecond
+)
+
+// TimerID names one of a node's timers. A node has at most MaxTimers, each
+// armed at most once at a time: arming it again replaces the old deadline.
+type TimerID uint8
+
+// MaxTimers bounds the timers per node, so the per-node table is a fixed
+// array and arming a timer never allocates.
+const MaxTimers = 8
+
+// Message is what the kernel moves between nodes. The kernel never looks
+// inside: it folds Hash into the run digest and prints String in traces.
+type Message interface {
+	Hash() uint64
+	String() string
+}
+
+// Node is a deterministic state machine. A node is built fresh at boot and
+// at every restart (its volatile state is whatever the constructor and Start
+// rebuild from disk); after that it only reacts to messages and timers.
+type Node[M Message] interface {
+	Start()
+	Receive(from NodeID, m M)
+	Timeout(t TimerID)
+}
+
+// NewNode builds a node bound to its environment.
+type NewNode[M Message] func(env *Env[M]) Node[M]
+
+type eventKind uint8
+
+const (
+	kindDeliver eventKind = iota + 1
+	kindTimer
+	kindAction
+)
+
+type event[M Message] struct {
+	kind  eventKind
+	timer TimerID
+	node  NodeID
+	from  NodeID
+	epoch uint32 // destination epoch at scheduling: a crash voids the event
+	gen   uint32 // timer generation: re-arming voids the old deadline
+	act   int32
+	msg   M
+}
+
+type nodeSlot[M Message] struct {
+	node   Node[M]
+	env    Env[M]
+	up     bool
+	epoch  uint32
+	timers [MaxTimers]uint32
+	disk   Disk
+}
+
+type action struct {
+	label string
+	fn    func()
+}
+
+// World is one simulated cluster: nodes, network, disks, a virtual clock and
+// the queue of pending events, all driven by a single Source. It is not safe
+// for concurrent use, and needs none: everything happens on the caller's
+// goroutine, one event at a time.
+type World[M Message] struct {
+	src     Source
+	now     Time
+	seq     uint64
+	q       queue
+	slab    []event[M]
+	free    []int32
+	nodes   []nodeSlot[M]
+	newNode NewNode[M]
+	actions []action
+
+	// Net is the simulated network; fault plans change it between events.
+	Net Network
+
+	events uint64
+	digest uint64
+	trace  *Trace
+
+	// AfterStep, when set, runs after every node step (start, message,
+	// timer) with the node that stepped: the checker's hook. Its state only
+	// changes in its own steps, so checking that one node is enough.
+	AfterStep func(id NodeID)
+
+	stepping NodeID // node currently stepping, or -1
+}
+
+// NewWorld builds a world of n nodes. Nodes are not started until Boot.
+func NewWorld[M Message](n int, src Source, newNode NewNode[M]) *World[M] {
+	if n <= 0 || n > 64 {
+		panic(fmt.Sprintf("sim: world of %d nodes: want 1..64", n))
+	}
+	w := &World[M]{src: src, newNode: newNode, stepping: -1}
+	w.nodes = make([]nodeSlot[M], n)
+	for i := range w.nodes {
+		w.nodes[i].env = Env[M]{w: w, id: NodeID(i)}
+	}
+	w.Net.init(n)
+	return w
+}
+
+// Trace starts recording a readable trace of every event from now on. The
+// world's source is wrapped so that each line carries the choices drawn
+// while it happened.
+func (w *World[M]) Trace() *Trace {
+	if w.trace == nil {
+		rec := &Recorder{Inner: w.src}
+		w.src = rec
+		w.trace = &Trace{rec: rec}
+		w.trace.line(w.now, "begin")
+	}
+	return w.trace
+}
+
+// Boot starts every node, in id order, at the current time.
+func (w *World[M]) Boot() {
+	for i := range w.nodes {
+		w.start(NodeID(i))
+	}
+}
+
+func (w *World[M]) start(id NodeID) {
+	s := &w.nodes[id]
+	if s.up {
+		panic(fmt.Sprintf("sim: node %d started while up", id))
+	}
+	s.up = true
+	s.timers = [MaxTimers]uint32{}
+	s.node = w.newNode(&s.env)
+	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfe)
+	if w.trace != nil {
+		w.trace.line(w.now, "start n"+strconv.Itoa(int(id)))
+	}
+	w.stepping = id
+	s.node.Start()
+	w.stepped(id)
+}
+
+func (w *World[M]) stepped(id NodeID) {
+	w.stepping = -1
+	if w.AfterStep != nil {
+		w.AfterStep(id)
+	}
+}
+
+// Source is the world's source of choices, for fault plans and workloads
+// that draw alongside the kernel.
+func (w *World[M]) Source() Source { return w.src }
+
+// Now is the current virtual time.
+func (w *World[M]) Now() Time { return w.now }
+
+// N is the number of nodes.
+func (w *World[M]) N() int { return len(w.nodes) }
+
+// Up reports whether a node is running.
+func (w *World[M]) Up(id NodeID) bool { return w.nodes[id].up }
+
+// Node returns a running node's state machine, or nil while it is down.
+func (w *World[M]) Node(id NodeID) Node[M] { return w.nodes[id].node }
+
+// Disk returns a node's disk.
+func (w *World[M]) Disk(id NodeID) *Disk { return &w.nodes[id].disk }
+
+// Events counts the events run so far.
+func (w *World[M]) Events() uint64 { return w.events }
+
+// Digest is a 64-bit hash of every event so far, kept incrementally.
+func (w *World[M]) Digest() uint64 { return w.digest }
+
+// Pending counts scheduled events, stale ones included.
+func (w *World[M]) Pending() int { return w.q.len() }
+
+// NextTime is the time of the earliest scheduled event; ok is false when
+// nothing is scheduled.
+func (w *World[M]) NextTime() (t Time, ok bool) {
+	if w.q.len() == 0 {
+		return 0, false
+	}
+	return w.q.items[0].at, true
+}
+
+// Crash stops a node: its volatile state, armed timers and inbound in-flight
+// messages are gone, and its disk keeps only what was synced.
+func (w *World[M]) Crash(id NodeID) {
+	s := &w.nodes[id]
+	if !s.up {
+		return
+	}
+	if w.stepping >= 0 {
+		panic(fmt.Sprintf("sim: node %d crashed from inside node %d's step", id, w.stepping))
+	}
+	s.up = false
+	s.node = nil
+	s.epoch++
+	s.disk.crash()
+	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfd)
+}
+
+// Restart boots a crashed node from what its disk kept. Restarting a node
+// that is up does nothing.
+func (w *World[M]) Restart(id NodeID) {
+	if w.nodes[id].up {
+		return
+	}
+	w.start(id)
+}
+
+// At schedules a fault or workload action at time t. The label names it in
+// the trace.
+func (w *World[M]) At(t Time, label string, fn func()) {
+	if t < w.now {
+		panic(fmt.Sprintf("sim: action %q scheduled at %d, before now %d", label, t, w.now))
+	}
+	w.actions = append(w.actions, action{label: label, fn: fn})
+	slot := w.alloc()
+	w.slab[slot] = event[M]{kind: kindAction, node: -1, act: int32(len(w.actions) - 1)}
+	w.push(t, slot)
+}
+
+// Note adds a line to the trace, if one is being recorded. Checkers and
+// scenarios use it to show decisions next to the events that caused them.
+func (w *World[M]) Note(text func() string) {
+	if w.trace != nil {
+		w.trace.line(w.now, text())
+	}
+}
+
+// Tracing reports whether a trace is being recorded.
+func (w *World[M]) Tracing() bool { return w.trace != nil }
+
+func (w *World[M]) alloc() int32 {
+	if n := len(w.free); n > 0 {
+		slot := w.free[n-1]
+		w.free = w.free[:n-1]
+		return slot
+	}
+	var zero event[M]
+	w.slab = append(w.slab, zero)
+	return int32(len(w.slab) - 1)
+}
+
+func (w *World[M]) push(at Time, slot int32) {
+	w.seq++
+	w.q.push(entry{at: at, seq: w.seq, slot: slot})
+}
+
+func (w *World[M]) fold(x uint64) {
+	w.digest = Mix64(w.digest ^ x)
+}
+
+// Step runs the earliest scheduled event. It returns false when nothing is
+// scheduled. Events voided by a crash or a re-armed timer are discarded
+// without counting as a step.
+func (w *World[M]) Step() bool {
+	for w.q.len() > 0 {
+		e := w.q.pop()
+		if e.at < w.now {
+			panic(fmt.Sprintf("sim: time went backwards: event at %d, now %d", e.at, w.now))
+		}
+		ev := w.slab[e.slot]
+		var zero event[M]
+		w.slab[e.slot] = zero // drop references held by the message
+		w.free = append(w.free, e.slot)
+		if w.run(e.at, &ev) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *World[M]) run(at Time, ev *event[M]) bool {
+	switch ev.kind {
+	case kindTimer:
+		s := &w.nodes[ev.node]
+		if !s.up || s.epoch != ev.epoch || s.timers[ev.timer] != ev.gen {
+			return false
+		}
+		w.now = at
+		w.events++
+		w.fold(uint64(at))
+		w.fold(uint64(kindTimer)<<56 | uint64(ev.node)<<8 | uint64(ev.timer))
+		if w.trace != nil {
+			w.trace.line(at, "timer n"+strconv.Itoa(int(ev.node))+" t"+strconv.Itoa(int(ev.timer)))
+		}
+		s.timers[ev.timer]++ // fired: no longer armed
+		w.stepping = ev.node
+		s.node.Timeout(ev.timer)
+		w.stepped(ev.node)
+		return true
+	case kindDeliver:
+		s := &w.nodes[ev.node]
+		w.now = at
+		w.events++
+		w.fold(uint64(at))
+		lost := !s.up || s.epoch != ev.epoch || !w.Net.Connected(ev.from, ev.node)
+		tag := uint64(0)
+		if lost {
+			tag = 1
+		}
+		w.fold(uint64(kindDeliver)<<56 | uint64(ev.node)<<32 | uint64(ev.from)<<8 | tag)
+		w.fold(ev.msg.Hash())
+		if w.trace != nil {
+			verb := "deliver"
+			if lost {
+				verb = "lost"
+			}
+			w.trace.line(at, verb+" n"+strconv.Itoa(int(ev.from))+"->n"+strconv.Itoa(int(ev.node))+" "+ev.msg.String())
+		}
+		if lost {
+			return true
+		}
+		w.stepping = ev.node
+		s.node.Receive(ev.from, ev.msg)
+		w.stepped(ev.node)
+		return true
+	case kindAction:
+		a := w.actions[ev.act]
+		w.now = at
+		w.events++
+		w.fold(uint64(at))
+		w.fold(uint64(kindAction)<<56 | uint64(ev.act))
+		if w.trace != nil {
+			w.trace.line(at, "fault "+a.label)
+		}
+		a.fn()
+		return true
+	}
+	panic(fmt.Sprintf("sim: event of unknown kind %d", ev.kind))
+}
+
+func (w *World[M]) send(from, to NodeID, m M) {
+	if from != w.stepping {
+		panic(fmt.Sprintf("sim: node %d sent while node %d was stepping", from, w.stepping))
+	}
+	if int(to) < 0 || int(to) >= len(w.nodes) {
+		panic(fmt.Sprintf("sim: node %d sent to unknown node %d", from, to))
+	}
+	if to == from {
+		// A node's message to itself never touches the wire: no faults, no
+		// choices, delivered after the current step.
+		w.deliverAt(w.now, from, to, m)
+		return
+	}
+	if !w.Net.Connected(from, to) || Chance(w.src, w.Net.DropRate) {
+		w.fold(uint64(0xdd)<<56 | uint64(from)<<8 | uint64(to))
+		return
+	}
+	w.deliverAt(w.now+Time(w.Net.latency(w.src)), from, to, m)
+	if Chance(w.src, w.Net.DupRate) {
+		w.deliverAt(w.now+Time(w.Net.latency(w.src)), from, to, m)
+	}
+}
+
+func (w *World[M]) deliverAt(at Time, from, to NodeID, m M) {
+	slot := w.alloc()
+	w.slab[slot] = event[M]{kind: kindDeliver, node: to, from: from, epoch: w.nodes[to].epoch, msg: m}
+	w.push(at, slot)
+}
+
+func (w *World[M]) setTimer(id NodeID, t TimerID, after Duration) {
+	if t >= MaxTimers {
+		panic(fmt.Sprintf("sim: node %d armed timer %d, max %d", id, t, MaxTimers-1))
+	}
+	if after < 0 {
+		panic(fmt.Sprintf("sim: node %d armed timer %d %d µs in the past", id, t, -after))
+	}
+	s := &w.nodes[id]
+	s.timers[t]++
+	slot := w.alloc()
+	w.slab[slot] = event[M]{kind: kindTimer, node: id, timer: t, epoch: s.epoch, gen: s.timers[t]}
+	w.push(w.now+Time(after), slot)
+}
+
+// Env is a node's whole view of the world: the only way it can act.
+type Env[M Message] struct {
+	w  *World[M]
+	id NodeID
+}
+
+// ID is this node's id.
+func (e *Env[M]) ID() NodeID { return e.id }
+
+// N is the number of nodes in the cluster.
+func (e *Env[M]) N() int { return len(e.w.nodes) }
+
+// Now is the current virtual time.
+func (e *Env[M]) Now() Time { return e.w.now }
+
+// Send puts a message on the network; it may be dropped, duplicated,
+// delayed or cut off by a partition.
+func (e *Env[M]) Send(to NodeID, m M) { e.w.send(e.id, to, m) }
+
+// SetTimer arms timer t to fire after d, replacing any earlier deadline.
+func (e *Env[M]) SetTimer(t TimerID, d Duration) { e.w.setTimer(e.id, t, d) }
+
+// CancelTimer disarms timer t.
+func (e *Env[M]) CancelTimer(t TimerID) { e.w.nodes[e.id].timers[t]++ }
+
+// Rand draws from the world's source: a value in [0, n).
+func (e *Env[M]) Rand(n uint64) uint64 { return e.w.src.Choose(n) }
+
+// Disk is this node's disk.
+func (e *Env[M]) Disk() *Disk { return &e.w.nodes[e.id].disk }
