@@ -19,8 +19,8 @@ type Network struct {
 	DropRate Rate
 	DupRate  Rate
 
-	n   int
-	cut []bool // cut[from*n+to]: from cannot reach to
+	n    int
+	cut  []bool // cut[from*n+to]: from cannot reach to
 	cuts int
 }
 

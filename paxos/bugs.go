@@ -1,0 +1,142 @@
+package paxos
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+	"strings"
+)
+
+// Bugs is a set of deliberate protocol mistakes, each a faithful copy of one
+// that real implementations made. The harness must find every one.
+type Bugs uint64
+
+// Has reports whether bug b is switched on.
+func (s Bugs) Has(b Bugs) bool { return s&b != 0 }
+
+// The catalogue. Single-decree bugs first, then Multi-Paxos ones.
+const (
+	// NoPersist: an acceptor answers before its promise or acceptance is
+	// synced; the sync happens later, so a crash in between forgets a
+	// promise that a proposer already counted.
+	NoPersist Bugs = 1 << iota
+	// IgnoreAccepted: a proposer proposes its own value even when a promise
+	// reports an accepted one.
+	IgnoreAccepted
+	// DupBallot: ballots are the round alone, not (round, node), so two
+	// proposers can run the same ballot with different values.
+	DupBallot
+	// CountDuplicates: a learner counts Accepted messages, not distinct
+	// acceptors, so a duplicated message makes a false majority.
+	CountDuplicates
+	// MinorityQuorum: quorums of n/2 instead of n/2+1, which need not
+	// intersect.
+	MinorityQuorum
+	// AcceptLowerBallot: an acceptor accepts a proposal below the ballot it
+	// promised.
+	AcceptLowerBallot
+	// SkipPhase1: a new Multi-Paxos leader goes straight to phase 2.
+	SkipPhase1
+	// NoGapFill: a new leader executes past a slot it has not decided, or
+	// never fills it.
+	NoGapFill
+	// StaleLeaderRead: a deposed leader serves reads from its local state.
+	StaleLeaderRead
+	// NoDedup: a client's retried command is applied twice.
+	NoDedup
+	// EvenQuorum: with an even cluster, half the nodes count as a quorum.
+	EvenQuorum
+	// LeaseIgnoresSkew: lease reads trust the local clock without the drift
+	// margin.
+	LeaseIgnoresSkew
+)
+
+// BugInfo describes one catalogued bug.
+type BugInfo struct {
+	Name    string
+	Bug     Bugs
+	Summary string
+}
+
+// Catalogue lists every bug that can be switched on by name.
+var Catalogue = []BugInfo{
+	{"no-persist", NoPersist, "acceptor answers before its promise or accepted value is synced to disk"},
+	{"ignore-accepted", IgnoreAccepted, "proposer proposes its own value despite accepted values in the promises"},
+	{"dup-ballot", DupBallot, "ballots are not unique across proposers (round only, no node id)"},
+	{"count-duplicates", CountDuplicates, "learner counts duplicate Accepted messages from one acceptor"},
+	{"minority-quorum", MinorityQuorum, "quorum of n/2 instead of n/2+1"},
+	{"accept-lower-ballot", AcceptLowerBallot, "acceptor accepts a proposal below its promised ballot"},
+	{"skip-phase1", SkipPhase1, "a new Multi-Paxos leader goes straight to phase 2"},
+	{"no-gap-fill", NoGapFill, "a new leader executes past an undecided slot instead of filling it with a no-op"},
+	{"stale-leader-read", StaleLeaderRead, "a deposed leader serves reads locally"},
+	{"no-dedup", NoDedup, "client retries are applied twice"},
+	{"even-quorum", EvenQuorum, "with an even cluster size, n/2 nodes count as a quorum"},
+	{"lease-ignores-skew", LeaseIgnoresSkew, "lease reads ignore clock drift and skew"},
+}
+
+// ParseBugs turns a comma-separated list of bug names into a set. The empty
+// string and "none" mean no bug.
+func ParseBugs(s string) (Bugs, error) {
+	var out Bugs
+	if s == "" || s == "none" {
+		return 0, nil
+	}
+	for _, name := range strings.Split(s, ",") {
+		info, ok := LookupBug(strings.TrimSpace(name))
+		if !ok {
+			return 0, fmt.Errorf("unknown bug %q (simrun bugs lists them)", name)
+		}
+		out |= info.Bug
+	}
+	return out, nil
+}
+
+// LookupBug finds a catalogued bug by name.
+func LookupBug(name string) (BugInfo, bool) {
+	for _, b := range Catalogue {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return BugInfo{}, false
+}
+
+// String lists the bugs by name, or "none".
+func (s Bugs) String() string {
+	if s == 0 {
+		return "none"
+	}
+	var names []string
+	for _, b := range Catalogue {
+		if s.Has(b.Bug) {
+			names = append(names, b.Name)
+		}
+	}
+	if unknown := s &^ knownBugs(); unknown != 0 {
+		names = append(names, fmt.Sprintf("unknown(%#x)", uint64(unknown)))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func knownBugs() Bugs {
+	var all Bugs
+	for _, b := range Catalogue {
+		all |= b.Bug
+	}
+	return all
+}
+
+// QuorumSize is the quorum a node uses for n nodes under the bugs it has.
+func QuorumSize(n int, bugs Bugs) int {
+	switch {
+	case bugs.Has(MinorityQuorum):
+		return max(1, n/2)
+	case bugs.Has(EvenQuorum) && n%2 == 0:
+		return n / 2
+	}
+	return Majority(n)
+}
+
+// count is the number of distinct nodes in a bit set of node ids.
+func count(set uint64) int { return bits.OnesCount64(set) }

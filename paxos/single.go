@@ -1,0 +1,374 @@
+package paxos
+
+import "strconv"
+
+// MsgType says what a single-decree message is.
+type MsgType uint8
+
+const (
+	MsgPrepare  MsgType = iota + 1 // phase 1a: proposer asks for a promise
+	MsgPromise                     // phase 1b: acceptor promises, reporting what it accepted
+	MsgAccept                      // phase 2a: proposer asks acceptors to accept a value
+	MsgAccepted                    // phase 2b: acceptor tells every learner it accepted
+	MsgNack                        // acceptor refuses: it promised a higher ballot
+	MsgQuery                       // learner asks peers for the decision
+	MsgDecided                     // a learner that knows the decision answers a query
+)
+
+var msgNames = [...]string{"?", "prepare", "promise", "accept", "accepted", "nack", "query", "decided"}
+
+// Msg is a single-decree Paxos message. It is a plain value: the simulator
+// copies it without allocating.
+type Msg struct {
+	Type      MsgType
+	Ballot    Ballot // the ballot the message is about
+	AccBallot Ballot // promise: the highest ballot the acceptor accepted; nack: its promise
+	Value     Value  // accept/accepted/decided: the value; promise: the accepted value
+}
+
+// Hash folds every field, for the simulator's run digest.
+func (m Msg) Hash() uint64 {
+	h := uint64(m.Type)<<56 ^ uint64(m.Ballot.Round)<<24 ^ uint64(uint32(m.Ballot.Node))
+	h = Mix64(h ^ uint64(m.AccBallot.Round)<<32 ^ uint64(uint32(m.AccBallot.Node)))
+	return Mix64(h ^ uint64(m.Value))
+}
+
+func (m Msg) String() string {
+	s := msgNames[m.Type] + " b=" + m.Ballot.String()
+	switch m.Type {
+	case MsgPromise:
+		if !m.AccBallot.IsZero() {
+			s += " acc=" + m.AccBallot.String() + " v=" + strconv.FormatInt(int64(m.Value), 10)
+		}
+	case MsgNack:
+		s += " promised=" + m.AccBallot.String()
+	case MsgAccept, MsgAccepted, MsgDecided:
+		s += " v=" + strconv.FormatInt(int64(m.Value), 10)
+	}
+	return s
+}
+
+// Timers of a single-decree node.
+const (
+	timerPropose TimerID = iota // start or retry a proposal
+	timerLearn                  // ask peers for the decision
+	timerSync                   // deferred sync (bug no-persist only)
+)
+
+// Durable records an acceptor and proposer write to disk.
+type (
+	// promiseRecord: the acceptor promised ballot B.
+	promiseRecord struct{ B Ballot }
+	// acceptRecord: the acceptor accepted value V at ballot B.
+	acceptRecord struct {
+		B Ballot
+		V Value
+	}
+	// roundRecord: the proposer used rounds up to R; never reuse them.
+	roundRecord struct{ R uint32 }
+	// decisionRecord: the learner learned V.
+	decisionRecord struct{ V Value }
+)
+
+// SingleConfig configures a single-decree node.
+type SingleConfig struct {
+	// Propose is the value this node proposes; zero makes it a pure
+	// acceptor and learner.
+	Propose Value
+	// RetryBase is the shortest wait before a proposer retries with a higher
+	// ballot; the wait is randomized and grows with each failed attempt, so
+	// dueling proposers settle.
+	RetryBase Duration
+	// LearnEvery is how often an undecided node asks its peers for the
+	// decision, so a node that missed the Accepted messages still learns.
+	LearnEvery Duration
+	Bugs       Bugs
+}
+
+// vote counts the acceptors that accepted one (ballot, value).
+type vote struct {
+	ballot Ballot
+	value  Value
+	from   uint64 // set of acceptors
+	msgs   int    // messages counted (bug count-duplicates)
+}
+
+// maxVotes bounds the learner's table; the lowest ballot is forgotten first.
+const maxVotes = 8
+
+// Single is one node of single-decree Paxos playing proposer, acceptor and
+// learner at once.
+type Single struct {
+	env  Env[Msg]
+	cfg  SingleConfig
+	id   NodeID
+	n    int
+	quor int
+
+	// acceptor
+	promised    Ballot
+	accepted    Ballot
+	acceptedVal Value
+	dirty       bool // bug no-persist: answered but not yet synced
+
+	// proposer
+	round    uint32 // highest round used or seen
+	ballot   Ballot // current attempt
+	phase    uint8  // 0 idle, 1 preparing, 2 accepting
+	promises uint64
+	highAcc  Ballot
+	highVal  Value
+	attempts int
+
+	// learner
+	votes    [maxVotes]vote
+	decided  bool
+	decision Value
+}
+
+// NewSingle builds a node; Start reads its disk.
+func NewSingle(env Env[Msg], cfg SingleConfig) *Single {
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 20 * Millisecond
+	}
+	if cfg.LearnEvery <= 0 {
+		cfg.LearnEvery = 100 * Millisecond
+	}
+	n := env.N()
+	invariant(n >= 1 && n <= 64, env.ID(), "cluster of %d nodes", n)
+	return &Single{env: env, cfg: cfg, id: env.ID(), n: n, quor: QuorumSize(n, cfg.Bugs)}
+}
+
+// Promised is the highest ballot this acceptor has promised.
+func (s *Single) Promised() Ballot { return s.promised }
+
+// Accepted is the ballot and value this acceptor last accepted.
+func (s *Single) Accepted() (Ballot, Value) { return s.accepted, s.acceptedVal }
+
+// Decision is the value this node has learned, if any.
+func (s *Single) Decision() (Value, bool) { return s.decision, s.decided }
+
+// Start rebuilds state from disk and, if this node proposes, schedules the
+// first attempt after a random delay so that proposers do not start in step.
+func (s *Single) Start() {
+	for _, r := range s.env.Storage().Records() {
+		switch r := r.(type) {
+		case promiseRecord:
+			if s.promised.Less(r.B) {
+				s.promised = r.B
+			}
+		case acceptRecord:
+			s.accepted, s.acceptedVal = r.B, r.V
+			if s.promised.Less(r.B) {
+				s.promised = r.B
+			}
+		case roundRecord:
+			s.round = max(s.round, r.R)
+		case decisionRecord:
+			s.decided, s.decision = true, r.V
+		}
+	}
+	s.round = max(s.round, s.promised.Round)
+	if s.decided {
+		return
+	}
+	if s.cfg.Propose != 0 {
+		s.env.SetTimer(timerPropose, between(s.env, 0, s.cfg.RetryBase))
+	}
+	s.env.SetTimer(timerLearn, s.cfg.LearnEvery)
+}
+
+func (s *Single) Timeout(t TimerID) {
+	switch t {
+	case timerPropose:
+		if !s.decided {
+			s.propose()
+		}
+	case timerLearn:
+		if !s.decided {
+			s.broadcast(Msg{Type: MsgQuery})
+			s.env.SetTimer(timerLearn, s.cfg.LearnEvery)
+		}
+	case timerSync:
+		if s.dirty {
+			s.env.Storage().Sync()
+			s.dirty = false
+		}
+	}
+}
+
+func (s *Single) Receive(from NodeID, m Msg) {
+	invariant(from >= 0 && int(from) < s.n, s.id, "message from unknown node %d", from)
+	switch m.Type {
+	case MsgPrepare:
+		s.onPrepare(from, m)
+	case MsgAccept:
+		s.onAccept(from, m)
+	case MsgPromise:
+		s.onPromise(from, m)
+	case MsgNack:
+		s.onNack(m)
+	case MsgAccepted:
+		s.onAccepted(from, m)
+	case MsgQuery:
+		if s.decided {
+			s.env.Send(from, Msg{Type: MsgDecided, Value: s.decision})
+		}
+	case MsgDecided:
+		s.decide(m.Value)
+	default:
+		invariant(false, s.id, "unknown message type %d from node %d", m.Type, from)
+	}
+}
+
+func (s *Single) broadcast(m Msg) {
+	for i := 0; i < s.n; i++ {
+		s.env.Send(NodeID(i), m)
+	}
+}
+
+// persist makes the acceptor's new state durable before it answers: the
+// single most important ordering rule in Paxos. Bug no-persist answers first
+// and syncs a little later.
+func (s *Single) persist(rec any) {
+	disk := s.env.Storage()
+	disk.Append(rec)
+	if s.cfg.Bugs.Has(NoPersist) {
+		if !s.dirty {
+			s.dirty = true
+			s.env.SetTimer(timerSync, 5*Millisecond)
+		}
+		return
+	}
+	disk.Sync()
+}
+
+// --- proposer ---
+
+func (s *Single) propose() {
+	s.round = max(s.round, s.promised.Round) + 1
+	// The round is durable before any Prepare carries it, so a restarted
+	// proposer never reuses a ballot with a different value.
+	s.env.Storage().Append(roundRecord{R: s.round})
+	s.env.Storage().Sync()
+	s.ballot = Ballot{Round: s.round, Node: s.id}
+	if s.cfg.Bugs.Has(DupBallot) {
+		s.ballot.Node = 0
+	}
+	invariant(s.cfg.Bugs.Has(DupBallot) || s.ballot.Node == s.id, s.id, "ballot %v not owned by its proposer", s.ballot)
+	s.phase, s.promises, s.highAcc, s.highVal = 1, 0, Ballot{}, 0
+	s.attempts++
+	// Exponential randomized backoff, capped, so dueling proposers settle.
+	span := s.cfg.RetryBase << min(s.attempts, 5)
+	s.env.SetTimer(timerPropose, between(s.env, 2*s.cfg.RetryBase, 2*s.cfg.RetryBase+span))
+	s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot})
+}
+
+func (s *Single) onPromise(from NodeID, m Msg) {
+	if s.phase != 1 || m.Ballot != s.ballot {
+		return // stale: an older attempt
+	}
+	invariant(m.AccBallot.Less(m.Ballot) || s.cfg.Bugs.Has(AcceptLowerBallot|DupBallot), s.id,
+		"promise for ballot %v from node %d reports accepted ballot %v not below it", m.Ballot, from, m.AccBallot)
+	s.promises |= 1 << uint(from)
+	if !m.AccBallot.IsZero() && s.highAcc.Less(m.AccBallot) {
+		s.highAcc, s.highVal = m.AccBallot, m.Value
+	}
+	if count(s.promises) < s.quor {
+		return
+	}
+	v := s.cfg.Propose
+	if !s.highAcc.IsZero() && !s.cfg.Bugs.Has(IgnoreAccepted) {
+		v = s.highVal
+	}
+	invariant(v != 0, s.id, "ballot %v: nothing to propose", s.ballot)
+	s.phase = 2
+	s.broadcast(Msg{Type: MsgAccept, Ballot: s.ballot, Value: v})
+}
+
+func (s *Single) onNack(m Msg) {
+	if m.Ballot != s.ballot || s.phase == 0 {
+		return
+	}
+	invariant(s.ballot.Less(m.AccBallot) || s.ballot == m.AccBallot, s.id,
+		"nack for ballot %v reports lower promise %v", m.Ballot, m.AccBallot)
+	s.round = max(s.round, m.AccBallot.Round)
+	s.phase = 0 // abandon; the retry timer starts a higher ballot
+}
+
+// --- acceptor ---
+
+func (s *Single) onPrepare(from NodeID, m Msg) {
+	if m.Ballot.Less(s.promised) {
+		s.env.Send(from, Msg{Type: MsgNack, Ballot: m.Ballot, AccBallot: s.promised})
+		return
+	}
+	if s.promised != m.Ballot {
+		s.promised = m.Ballot
+		s.persist(promiseRecord{B: m.Ballot})
+	}
+	s.round = max(s.round, m.Ballot.Round)
+	s.env.Send(from, Msg{Type: MsgPromise, Ballot: m.Ballot, AccBallot: s.accepted, Value: s.acceptedVal})
+}
+
+func (s *Single) onAccept(from NodeID, m Msg) {
+	invariant(m.Value != 0, s.id, "accept for ballot %v carries no value", m.Ballot)
+	if m.Ballot.Less(s.promised) && !s.cfg.Bugs.Has(AcceptLowerBallot) {
+		s.env.Send(from, Msg{Type: MsgNack, Ballot: m.Ballot, AccBallot: s.promised})
+		return
+	}
+	if s.promised.Less(m.Ballot) {
+		s.promised = m.Ballot
+	}
+	s.accepted, s.acceptedVal = m.Ballot, m.Value
+	s.persist(acceptRecord{B: m.Ballot, V: m.Value})
+	invariant(!s.promised.Less(s.accepted), s.id, "accepted ballot %v above promise %v", s.accepted, s.promised)
+	s.broadcast(Msg{Type: MsgAccepted, Ballot: m.Ballot, Value: m.Value})
+}
+
+// --- learner ---
+
+func (s *Single) onAccepted(from NodeID, m Msg) {
+	if s.decided {
+		return
+	}
+	v := s.voteFor(m.Ballot, m.Value)
+	v.from |= 1 << uint(from)
+	v.msgs++
+	n := count(v.from)
+	if s.cfg.Bugs.Has(CountDuplicates) {
+		n = v.msgs
+	}
+	if n >= s.quor {
+		s.decide(m.Value)
+	}
+}
+
+// voteFor finds or makes the tally of (ballot, value), evicting the lowest
+// ballot when the table is full.
+func (s *Single) voteFor(b Ballot, val Value) *vote {
+	low := 0
+	for i := range s.votes {
+		v := &s.votes[i]
+		if v.ballot == b && v.value == val {
+			return v
+		}
+		if v.ballot.Less(s.votes[low].ballot) {
+			low = i
+		}
+	}
+	s.votes[low] = vote{ballot: b, value: val}
+	return &s.votes[low]
+}
+
+func (s *Single) decide(v Value) {
+	invariant(v != 0, s.id, "decided the empty value")
+	if s.decided {
+		return
+	}
+	s.decided, s.decision = true, v
+	s.env.Storage().Append(decisionRecord{V: v})
+	s.env.Storage().Sync()
+	s.env.CancelTimer(timerPropose)
+	s.env.CancelTimer(timerLearn)
+}

@@ -1,0 +1,43 @@
+package scenarios
+
+import (
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// The protocol declares its own small interfaces (paxos.Env, paxos.Storage)
+// and never imports the simulator; these adapters bind the two. They are the
+// only place where sim and paxos types meet.
+
+type envAdapter[M sim.Message] struct{ e *sim.Env[M] }
+
+func (a envAdapter[M]) ID() paxos.NodeID          { return paxos.NodeID(a.e.ID()) }
+func (a envAdapter[M]) N() int                    { return a.e.N() }
+func (a envAdapter[M]) Now() paxos.Time           { return paxos.Time(a.e.Now()) }
+func (a envAdapter[M]) Send(to paxos.NodeID, m M) { a.e.Send(sim.NodeID(to), m) }
+func (a envAdapter[M]) SetTimer(t paxos.TimerID, d paxos.Duration) {
+	a.e.SetTimer(sim.TimerID(t), sim.Duration(d))
+}
+func (a envAdapter[M]) CancelTimer(t paxos.TimerID) { a.e.CancelTimer(sim.TimerID(t)) }
+func (a envAdapter[M]) Rand(n uint64) uint64        { return a.e.Rand(n) }
+func (a envAdapter[M]) Storage() paxos.Storage      { return a.e.Disk() }
+
+// protocolNode is what every paxos state machine offers the simulator.
+type protocolNode[M any] interface {
+	Start()
+	Receive(from paxos.NodeID, m M)
+	Timeout(t paxos.TimerID)
+}
+
+// nodeAdapter lets a paxos state machine run as a sim.Node.
+type nodeAdapter[M sim.Message, N protocolNode[M]] struct{ n N }
+
+func (a nodeAdapter[M, N]) Start()                       { a.n.Start() }
+func (a nodeAdapter[M, N]) Receive(from sim.NodeID, m M) { a.n.Receive(paxos.NodeID(from), m) }
+func (a nodeAdapter[M, N]) Timeout(t sim.TimerID)        { a.n.Timeout(paxos.TimerID(t)) }
+
+// protocolOf returns the paxos state machine behind a running sim node.
+func protocolOf[M sim.Message, N protocolNode[M]](n sim.Node[M]) (N, bool) {
+	a, ok := n.(nodeAdapter[M, N])
+	return a.n, ok
+}

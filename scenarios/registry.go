@@ -1,0 +1,113 @@
+// Package scenarios composes the kernel, the protocol, fault plans and
+// checkers into named, seeded runs. The registry is shared by tests and the
+// simrun command, so a scenario name means the same thing everywhere.
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// Options are what a caller may vary about one run of a scenario.
+type Options struct {
+	Bugs  paxos.Bugs
+	Trace bool // record a full trace (slow path: failing seeds, replay)
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Events    uint64
+	Digest    uint64
+	Violation *checker.Violation
+	// Inconclusive is set when a check could not finish within its budget
+	// (a linearizability search, say): neither a pass nor a violation.
+	Inconclusive string
+	// Params describes what the run drew (cluster size, fault families...).
+	Params string
+	// Trace is the recorded trace when Options.Trace was set.
+	Trace *sim.Trace
+	// Artifacts are extra files worth keeping next to a failing trace, by
+	// file suffix (e.g. "history.html" for porcupine's visualization).
+	Artifacts map[string][]byte
+}
+
+// Scenario is a named, seeded experiment.
+type Scenario struct {
+	Name    string
+	Summary string
+	// Run executes one run whose every decision comes from src.
+	Run func(src sim.Source, opts Options) Result
+}
+
+var registry = map[string]*Scenario{}
+
+// Register adds a scenario; names are unique.
+func Register(s *Scenario) {
+	if s.Name == "" || s.Run == nil {
+		panic("scenarios: register needs a name and a run function")
+	}
+	if _, dup := registry[s.Name]; dup {
+		panic("scenarios: duplicate scenario " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (*Scenario, error) {
+	if s, ok := registry[name]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q (simrun list shows them)", name)
+}
+
+// All returns every scenario, sorted by name.
+func All() []*Scenario {
+	out := make([]*Scenario, 0, len(registry))
+	for _, s := range registry {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Parse resolves a comma-separated list of scenario names.
+func Parse(list string) ([]*Scenario, error) {
+	var out []*Scenario
+	for _, name := range strings.Split(list, ",") {
+		s, err := Lookup(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// BugHunt says which scenario finds a catalogued bug and within how many
+// seeds it must: the catalogue's acceptance test and simrun's default.
+type BugHunt struct {
+	Bug      string
+	Scenario string
+	Seeds    int
+}
+
+var hunts = map[string]BugHunt{}
+
+// RegisterHunt records the scenario that finds a bug.
+func RegisterHunt(h BugHunt) {
+	if _, ok := paxos.LookupBug(h.Bug); !ok {
+		panic("scenarios: hunt for uncatalogued bug " + h.Bug)
+	}
+	hunts[h.Bug] = h
+}
+
+// HuntFor returns the scenario that finds a bug.
+func HuntFor(bug string) (BugHunt, bool) {
+	h, ok := hunts[bug]
+	return h, ok
+}
