@@ -61,7 +61,10 @@ type Storage interface {
 type Env[M any] interface {
 	ID() NodeID
 	N() int
+	// Now is true time; LocalNow is the node's own clock, which may be
+	// skewed and drift. Only lease logic may read LocalNow.
 	Now() Time
+	LocalNow() Time
 	Send(to NodeID, m M)
 	SetTimer(t TimerID, d Duration)
 	CancelTimer(t TimerID)

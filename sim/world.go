@@ -74,6 +74,7 @@ type nodeSlot[M Message] struct {
 	epoch  uint32
 	timers [MaxTimers]uint32
 	disk   Disk
+	clock  Clock
 }
 
 type action struct {
