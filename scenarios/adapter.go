@@ -14,6 +14,7 @@ type envAdapter[M sim.Message] struct{ e *sim.Env[M] }
 func (a envAdapter[M]) ID() paxos.NodeID          { return paxos.NodeID(a.e.ID()) }
 func (a envAdapter[M]) N() int                    { return a.e.N() }
 func (a envAdapter[M]) Now() paxos.Time           { return paxos.Time(a.e.Now()) }
+func (a envAdapter[M]) LocalNow() paxos.Time      { return paxos.Time(a.e.LocalNow()) }
 func (a envAdapter[M]) Send(to paxos.NodeID, m M) { a.e.Send(sim.NodeID(to), m) }
 func (a envAdapter[M]) SetTimer(t paxos.TimerID, d paxos.Duration) {
 	a.e.SetTimer(sim.TimerID(t), sim.Duration(d))

@@ -34,6 +34,9 @@ func (t *Trace) Len() int { return len(t.lines) }
 func (t *Trace) Lines() []Line {
 	out := make([]Line, len(t.lines))
 	for i, l := range t.lines {
+		if i == 0 {
+			l.start = 0 // setup choices drawn before the trace began
+		}
 		end := len(t.rec.Choices)
 		if i+1 < len(t.lines) {
 			end = t.lines[i+1].start

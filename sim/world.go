@@ -128,11 +128,16 @@ func NewWorld[M Message](n int, src Source, newNode NewNode[M]) *World[M] {
 
 // Trace starts recording a readable trace of every event from now on. The
 // world's source is wrapped so that each line carries the choices drawn
-// while it happened.
+// while it happened. If the source already is a Recorder (the caller drew
+// setup choices through it before the world existed), those earlier choices
+// belong to the trace's first line.
 func (w *World[M]) Trace() *Trace {
 	if w.trace == nil {
-		rec := &Recorder{Inner: w.src}
-		w.src = rec
+		rec, ok := w.src.(*Recorder)
+		if !ok {
+			rec = &Recorder{Inner: w.src}
+			w.src = rec
+		}
 		w.trace = &Trace{rec: rec}
 		w.trace.line(w.now, "begin")
 	}
@@ -169,6 +174,10 @@ func (w *World[M]) stepped(id NodeID) {
 		w.AfterStep(id)
 	}
 }
+
+// Network is the simulated network, for fault plans that hold the world
+// through an interface.
+func (w *World[M]) Network() *Network { return &w.Net }
 
 // Source is the world's source of choices, for fault plans and workloads
 // that draw alongside the kernel.

@@ -1,0 +1,96 @@
+// Command simrun runs Synod scenarios over many seeds, replays failing traces
+// and lists what it can run.
+//
+// Exit status: 0 no violation, 1 a violation found, 2 usage or input error,
+// 3 a check was inconclusive (never counted as a pass).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const (
+	exitOK           = 0
+	exitViolation    = 1
+	exitUsage        = 2
+	exitInconclusive = 3
+)
+
+const usage = `usage: simrun <command> [flags]
+
+commands:
+  list     list the scenarios
+  bugs     list the catalogue of known Paxos bugs that can be switched on
+  run      run scenarios over many seeds in parallel (simrun run -h)
+  replay   re-execute a trace file and check it event by event (simrun replay FILE [-v])
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError is a mistake the user can fix: one line on stderr, exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func fail(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var code int
+	var err error
+	switch args[0] {
+	case "list":
+		code, err = cmdList(args[1:], stdout)
+	case "bugs":
+		code, err = cmdBugs(args[1:], stdout)
+	case "run":
+		code, err = cmdRun(args[1:], stdout, stderr)
+	case "replay":
+		code, err = cmdReplay(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = fail("unknown command %q (want list, bugs, run or replay)", args[0])
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "simrun: "+strings.TrimSpace(err.Error()))
+		return exitUsage
+	}
+	return code
+}
+
+// parseFlags parses flags that may come before or after positional
+// arguments (simrun replay FILE -v) and returns the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(os.Stdout)
+				fs.PrintDefaults()
+				return nil, err
+			}
+			return nil, fail("%s: %v", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,305 @@
+// Package faults draws fault plans (nemeses, in Jepsen's word) from a choice
+// source and schedules them into a world: crashes and restarts, partitions of
+// Jepsen's shapes, message loss, duplication and delay, clock skew. It knows
+// nothing of Paxos: it only crashes nodes and edits the network.
+package faults
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/synod-sim/synod/sim"
+)
+
+// Target is the part of a world a fault plan drives. *sim.World satisfies it
+// for every message type.
+type Target interface {
+	N() int
+	Up(id sim.NodeID) bool
+	Crash(id sim.NodeID)
+	Restart(id sim.NodeID)
+	At(t sim.Time, label string, fn func())
+	Network() *sim.Network
+	SetClock(id sim.NodeID, c sim.Clock)
+}
+
+// Family is a kind of fault that a plan can switch on or off as a whole.
+type Family uint8
+
+const (
+	Crash Family = 1 << iota
+	Partition
+	Loss
+	Duplicate
+	Delay
+	ClockSkew
+)
+
+// AllFamilies is every fault family.
+const AllFamilies = Crash | Partition | Loss | Duplicate | Delay | ClockSkew
+
+var familyNames = []struct {
+	f    Family
+	name string
+}{{Crash, "crash"}, {Partition, "partition"}, {Loss, "loss"}, {Duplicate, "dup"}, {Delay, "delay"}, {ClockSkew, "skew"}}
+
+func (f Family) String() string {
+	var names []string
+	for _, fn := range familyNames {
+		if f&fn.f != 0 {
+			names = append(names, fn.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "+")
+}
+
+// Shape is one of Jepsen's partition shapes.
+type Shape uint8
+
+const (
+	IsolateOne   Shape = iota // one node cut off from all others
+	Halves                    // two random halves
+	MajorityRing              // each node sees a majority, no two the same one
+	Bridge                    // two halves joined through one node
+	OneWay                    // one node's outbound links cut, inbound kept
+	numShapes
+)
+
+var shapeNames = [...]string{"isolate", "halves", "majority-ring", "bridge", "one-way"}
+
+func (s Shape) String() string { return shapeNames[s] }
+
+// Plan is a drawn fault plan: which families are on and how hard.
+type Plan struct {
+	Families Family
+
+	Crashes           int
+	DownMin, DownMax  sim.Duration
+	Partitions        int
+	PartMin, PartMax  sim.Duration
+	DropRate, DupRate sim.Rate
+	TailRate          sim.Rate
+	TailMax           sim.Duration
+	SkewMax           sim.Duration // largest clock offset
+	DriftMaxPPM       int32        // largest clock drift
+}
+
+// Limits bound what Draw may choose: which families are allowed and the
+// largest counts and rates.
+type Limits struct {
+	Families    Family
+	Swarm       bool // each allowed family is on only with probability 1/2
+	MaxCrashes  int
+	MaxParts    int
+	MaxDrop     sim.Rate
+	MaxDup      sim.Rate
+	DownMax     sim.Duration
+	PartMax     sim.Duration
+	TailMax     sim.Duration
+	SkewMax     sim.Duration
+	DriftMaxPPM int32
+}
+
+// Draw picks a plan within limits. In swarm mode each allowed family is
+// switched on or off as a whole first, so that some seeds run with only a few
+// families and bugs that one family masks are still found (swarm testing).
+func Draw(src sim.Source, l Limits) Plan {
+	p := Plan{Families: l.Families}
+	if l.Swarm {
+		p.Families = 0
+		for _, fn := range familyNames {
+			if l.Families&fn.f != 0 && sim.Chance(src, sim.RateScale/2) {
+				p.Families |= fn.f
+			}
+		}
+	}
+	if p.Families&Crash != 0 && l.MaxCrashes > 0 {
+		p.Crashes = int(sim.Between(src, 1, uint64(l.MaxCrashes)))
+		p.DownMin = l.DownMax / 20
+		p.DownMax = p.DownMin + sim.Duration(sim.Between(src, 0, uint64(l.DownMax-p.DownMin)))
+	}
+	if p.Families&Partition != 0 && l.MaxParts > 0 {
+		p.Partitions = int(sim.Between(src, 1, uint64(l.MaxParts)))
+		p.PartMin = l.PartMax / 20
+		p.PartMax = p.PartMin + sim.Duration(sim.Between(src, 0, uint64(l.PartMax-p.PartMin)))
+	}
+	if p.Families&Loss != 0 {
+		p.DropRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDrop)))
+	}
+	if p.Families&Duplicate != 0 {
+		p.DupRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDup)))
+	}
+	if p.Families&Delay != 0 && l.TailMax > 0 {
+		p.TailRate = sim.Rate(sim.Between(src, 1, uint64(sim.RateScale/5)))
+		p.TailMax = l.TailMax
+	}
+	if p.Families&ClockSkew != 0 {
+		p.SkewMax = l.SkewMax
+		p.DriftMaxPPM = l.DriftMaxPPM
+	}
+	return p
+}
+
+func (p Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "faults=%v", p.Families)
+	if p.Crashes > 0 {
+		fmt.Fprintf(&b, " crashes=%d down=%d-%dµs", p.Crashes, p.DownMin, p.DownMax)
+	}
+	if p.Partitions > 0 {
+		fmt.Fprintf(&b, " partitions=%d len=%d-%dµs", p.Partitions, p.PartMin, p.PartMax)
+	}
+	if p.DropRate > 0 {
+		fmt.Fprintf(&b, " drop=%dppm", p.DropRate)
+	}
+	if p.DupRate > 0 {
+		fmt.Fprintf(&b, " dup=%dppm", p.DupRate)
+	}
+	if p.TailRate > 0 {
+		fmt.Fprintf(&b, " tail=%dppm/%dµs", p.TailRate, p.TailMax)
+	}
+	if p.SkewMax > 0 || p.DriftMaxPPM > 0 {
+		fmt.Fprintf(&b, " skew<=%dµs drift<=%dppm", p.SkewMax, p.DriftMaxPPM)
+	}
+	return b.String()
+}
+
+// Schedule draws the concrete faults of a plan and schedules them into the
+// window [start, heal) over the given nodes, then a heal at heal: every node
+// up, the network whole, message faults off. Clock skew stays: clocks do not
+// heal, but it stays within the plan's bound.
+func Schedule(t Target, src sim.Source, p Plan, nodes []sim.NodeID, start, heal sim.Time) {
+	if heal < start {
+		panic(fmt.Sprintf("faults: heal at %d before window start %d", heal, start))
+	}
+	net := t.Network()
+	if p.DropRate > 0 || p.DupRate > 0 || p.TailRate > 0 {
+		t.At(start, fmt.Sprintf("net drop=%dppm dup=%dppm tail=%dppm", p.DropRate, p.DupRate, p.TailRate), func() {
+			net.DropRate, net.DupRate = p.DropRate, p.DupRate
+			net.Latency.TailRate, net.Latency.TailMax = p.TailRate, p.TailMax
+		})
+	}
+	if p.SkewMax > 0 || p.DriftMaxPPM > 0 {
+		for _, id := range nodes {
+			c := sim.Clock{
+				Offset:   sim.Duration(sim.Between(src, 0, 2*uint64(p.SkewMax))) - p.SkewMax,
+				DriftPPM: int32(sim.Between(src, 0, 2*uint64(p.DriftMaxPPM))) - p.DriftMaxPPM,
+			}
+			t.SetClock(id, c)
+		}
+	}
+	span := uint64(heal - start)
+	for i := 0; i < p.Crashes; i++ {
+		id := nodes[src.Choose(uint64(len(nodes)))]
+		at := start + sim.Time(src.Choose(span+1))
+		back := at + sim.Time(sim.Between(src, uint64(p.DownMin), uint64(p.DownMax)))
+		t.At(at, fmt.Sprintf("crash n%d", id), func() { t.Crash(id) })
+		if back < heal {
+			t.At(back, fmt.Sprintf("restart n%d", id), func() { t.Restart(id) })
+		}
+	}
+	// Partitions do not overlap: each heals before the next begins.
+	at := start
+	for i := 0; i < p.Partitions; i++ {
+		at += sim.Time(src.Choose(span/uint64(p.Partitions) + 1))
+		if at >= heal {
+			break
+		}
+		shape := Shape(src.Choose(uint64(numShapes)))
+		cut := Cut(src, shape, nodes)
+		end := min(at+sim.Time(sim.Between(src, uint64(p.PartMin), uint64(p.PartMax))), heal)
+		t.At(at, "partition "+shape.String()+" "+cut.String(), func() { cut.Apply(net) })
+		t.At(end, "partition heals", func() { net.Heal() })
+		at = end
+	}
+	t.At(heal, "heal", func() {
+		net.Heal()
+		net.DropRate, net.DupRate, net.Latency.TailRate = 0, 0, 0
+		for i := 0; i < t.N(); i++ {
+			t.Restart(sim.NodeID(i))
+		}
+	})
+}
+
+// Links is a set of one-way cut links.
+type Links [][2]sim.NodeID
+
+// Apply cuts the links, on top of whatever is cut already.
+func (l Links) Apply(net *sim.Network) {
+	for _, c := range l {
+		net.SetLink(c[0], c[1], false)
+	}
+}
+
+func (l Links) String() string {
+	var b strings.Builder
+	for i, c := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d>%d", c[0], c[1])
+	}
+	return "cut=" + b.String()
+}
+
+// Cut draws the links a partition of the given shape cuts among nodes.
+func Cut(src sim.Source, shape Shape, nodes []sim.NodeID) Links {
+	perm := shuffled(src, nodes)
+	n := len(perm)
+	var links Links
+	both := func(a, b sim.NodeID) { links = append(links, [2]sim.NodeID{a, b}, [2]sim.NodeID{b, a}) }
+	switch shape {
+	case IsolateOne:
+		for _, o := range perm[1:] {
+			both(perm[0], o)
+		}
+	case OneWay:
+		for _, o := range perm[1:] {
+			links = append(links, [2]sim.NodeID{perm[0], o})
+		}
+	case Halves:
+		half := n / 2
+		for _, a := range perm[:half] {
+			for _, b := range perm[half:] {
+				both(a, b)
+			}
+		}
+	case Bridge:
+		// perm[0] is the bridge; the rest split into two sides that only
+		// reach each other through it.
+		rest := perm[1:]
+		half := len(rest) / 2
+		for _, a := range rest[:half] {
+			for _, b := range rest[half:] {
+				both(a, b)
+			}
+		}
+	case MajorityRing:
+		// Node i (in ring order) hears only from the m-1 nodes after it,
+		// m a majority: every node sees a majority, no two the same one.
+		// The grudges are one-way, as in Jepsen's majorities-ring.
+		m := n/2 + 1
+		for i := 0; i < n; i++ {
+			for d := m; d < n; d++ {
+				links = append(links, [2]sim.NodeID{perm[(i+d)%n], perm[i]})
+			}
+		}
+	default:
+		panic(fmt.Sprintf("faults: unknown partition shape %d", shape))
+	}
+	return links
+}
+
+// shuffled returns a permutation of nodes; the all-zero choices give the
+// identity, so shrinking keeps the plain order.
+func shuffled(src sim.Source, nodes []sim.NodeID) []sim.NodeID {
+	out := append([]sim.NodeID(nil), nodes...)
+	for i := len(out) - 1; i > 0; i-- {
+		j := i - int(src.Choose(uint64(i+1)))
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package faults
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/sim"
+)
+
+func nodes(n int) []sim.NodeID {
+	out := make([]sim.NodeID, n)
+	for i := range out {
+		out[i] = sim.NodeID(i)
+	}
+	return out
+}
+
+// reach counts, for each node, how many nodes (itself included) it hears from.
+func reach(n int, l Links) []int {
+	cut := map[[2]sim.NodeID]bool{}
+	for _, c := range l {
+		cut[c] = true
+	}
+	out := make([]int, n)
+	for to := 0; to < n; to++ {
+		for from := 0; from < n; from++ {
+			if !cut[[2]sim.NodeID{sim.NodeID(from), sim.NodeID(to)}] {
+				out[to]++
+			}
+		}
+	}
+	return out
+}
+
+func TestMajorityRingGivesEveryNodeADistinctMajority(t *testing.T) {
+	for n := 3; n <= 7; n++ {
+		l := Cut(sim.NewPRNG(uint64(n)), MajorityRing, nodes(n))
+		for id, r := range reach(n, l) {
+			require.Equal(t, n/2+1, r, "n=%d node %d", n, id)
+		}
+	}
+}
+
+func TestIsolateOneCutsOneNodeBothWays(t *testing.T) {
+	l := Cut(&sim.Replay{}, IsolateOne, nodes(5))
+	require.Len(t, l, 8)
+	require.Equal(t, []int{1, 4, 4, 4, 4}, reach(5, l))
+}
+
+func TestHalvesAndBridge(t *testing.T) {
+	require.Equal(t, []int{2, 2, 3, 3, 3}, reach(5, Cut(&sim.Replay{}, Halves, nodes(5))))
+	// Node 0 bridges {1,2} and {3,4}.
+	require.Equal(t, []int{5, 3, 3, 3, 3}, reach(5, Cut(&sim.Replay{}, Bridge, nodes(5))))
+}
+
+func TestDrawWithZeroChoicesIsThePlainRun(t *testing.T) {
+	p := Draw(&sim.Replay{}, Limits{Families: AllFamilies, Swarm: true, MaxCrashes: 3, MaxParts: 3, MaxDrop: 1000, MaxDup: 1000, DownMax: 100, PartMax: 100})
+	require.Equal(t, Family(0), p.Families, "all-zero choices must switch every family off")
+}
+
+func TestScheduleEndsWithEveryNodeUpAndTheNetworkWhole(t *testing.T) {
+	for seed := uint64(0); seed < 200; seed++ {
+		src := sim.NewPRNG(seed)
+		w := sim.NewWorld(5, src, func(env *sim.Env[nop]) sim.Node[nop] { return idle{} })
+		p := Draw(src, Limits{Families: AllFamilies, MaxCrashes: 4, MaxParts: 3, MaxDrop: 100_000, MaxDup: 100_000,
+			DownMax: 50 * sim.Millisecond, PartMax: 50 * sim.Millisecond, TailMax: 20 * sim.Millisecond, SkewMax: 1000, DriftMaxPPM: 100})
+		w.Boot()
+		Schedule(w, src, p, nodes(5), 0, sim.Time(100*sim.Millisecond))
+		for w.Step() {
+		}
+		for i := 0; i < 5; i++ {
+			require.True(t, w.Up(sim.NodeID(i)), "seed %d: node %d down after heal", seed, i)
+		}
+		require.True(t, w.Net.Whole(), "seed %d", seed)
+		require.Zero(t, w.Net.DropRate)
+		require.Zero(t, w.Net.DupRate)
+	}
+}
+
+type nop struct{}
+
+func (nop) Hash() uint64   { return 0 }
+func (nop) String() string { return "nop" }
+
+type idle struct{}
+
+func (idle) Start()                  {}
+func (idle) Receive(sim.NodeID, nop) {}
+func (idle) Timeout(sim.TimerID)     {}

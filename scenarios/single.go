@@ -1,0 +1,129 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/faults"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// singleSpec is the shape of a single-decree scenario: the ranges its runs
+// draw cluster size, proposers and faults from.
+type singleSpec struct {
+	minNodes, maxNodes int
+	minProps, maxProps int // proposers; 0 max means every node
+	faults             faults.Limits
+	window             sim.Duration // faults happen in [0, window), then heal
+	liveness           sim.Duration // after heal, every node decides within this
+	latency            sim.Latency
+}
+
+var defaultLatency = sim.Latency{Min: 1 * sim.Millisecond, Max: 5 * sim.Millisecond}
+
+func init() {
+	msgFaults := faults.Limits{MaxDrop: 200_000, MaxDup: 300_000, TailMax: 60 * sim.Millisecond}
+	register := func(name, summary string, spec singleSpec) {
+		Register(&Scenario{Name: name, Summary: summary, Run: func(src sim.Source, opts Options) Result {
+			return runSingle(spec, src, opts)
+		}})
+	}
+	register("single/basic", "3 nodes, one proposer, no faults: the plain run", singleSpec{
+		minNodes: 3, maxNodes: 3, minProps: 1, maxProps: 1,
+		window: 0, liveness: sim.Second, latency: defaultLatency,
+	})
+	register("single/dueling", "3-5 nodes, every node proposes its own value, messages reordered", singleSpec{
+		minNodes: 3, maxNodes: 5, minProps: 2,
+		faults: faults.Limits{Families: faults.Delay, TailMax: 40 * sim.Millisecond},
+		window: 100 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+	})
+	register("single/crash", "3-5 nodes, 2+ proposers, nodes crash and restart from disk", singleSpec{
+		minNodes: 3, maxNodes: 5, minProps: 2,
+		faults: faults.Limits{Families: faults.Crash, MaxCrashes: 4, DownMax: 60 * sim.Millisecond},
+		window: 120 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+	})
+	register("single/partition", "3-5 nodes, 2+ proposers, Jepsen partition shapes come and go", singleSpec{
+		minNodes: 3, maxNodes: 5, minProps: 2,
+		faults: faults.Limits{Families: faults.Partition, MaxParts: 3, PartMax: 80 * sim.Millisecond},
+		window: 150 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+	})
+	swarm := msgFaults
+	swarm.Families, swarm.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate|faults.Delay, true
+	swarm.MaxCrashes, swarm.DownMax = 4, 60*sim.Millisecond
+	swarm.MaxParts, swarm.PartMax = 3, 80*sim.Millisecond
+	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSpec{
+		minNodes: 3, maxNodes: 7, minProps: 1,
+		faults: swarm, window: 150 * sim.Millisecond, liveness: 3 * sim.Second, latency: defaultLatency,
+	})
+
+	RegisterHunt(BugHunt{Bug: "no-persist", Scenario: "single/crash", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "ignore-accepted", Scenario: "single/dueling", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "dup-ballot", Scenario: "single/dueling", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "count-duplicates", Scenario: "single/swarm", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "minority-quorum", Scenario: "single/dueling", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "accept-lower-ballot", Scenario: "single/dueling", Seeds: 20_000})
+}
+
+// proposal is the value node i proposes: distinct per node, so agreement
+// and validity violations name who proposed what.
+func proposal(i int) paxos.Value { return paxos.Value(101 + i) }
+
+func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
+	src = recorded(src, opts)
+	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
+	maxProps := spec.maxProps
+	if maxProps == 0 || maxProps > n {
+		maxProps = n
+	}
+	props := int(sim.Between(src, uint64(spec.minProps), uint64(maxProps)))
+	plan := faults.Draw(src, spec.faults)
+	res.Params = fmt.Sprintf("nodes=%d proposers=%d %v", n, props, plan)
+
+	values := make([]paxos.Value, props)
+	for i := range values {
+		values[i] = proposal(i)
+	}
+	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
+		cfg := paxos.SingleConfig{Bugs: opts.Bugs}
+		if int(env.ID()) < props {
+			cfg.Propose = proposal(int(env.ID()))
+		}
+		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
+	}
+	w := sim.NewWorld(n, src, newNode)
+	w.Net.Latency = spec.latency
+	if opts.Trace {
+		res.Trace = w.Trace()
+	}
+	chk := checker.NewSingleDecree(n, values)
+	var found *checker.Violation
+	defer guard(w, &res, &found)
+	w.AfterStep = func(id sim.NodeID) {
+		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
+		dec, ok := node.Decision()
+		st := checker.SingleState{Promised: node.Promised(), Decided: ok, Decision: dec}
+		if v := chk.Observe(paxos.NodeID(id), int64(w.Now()), st); v != nil && found == nil {
+			found = v
+			w.Note(func() string { return "violation " + v.Kind })
+		}
+		if ok && w.Tracing() {
+			w.Note(func() string { return "n" + strconv.Itoa(int(id)) + " decided " + strconv.FormatInt(int64(dec), 10) })
+		}
+	}
+
+	nodes := make([]sim.NodeID, n)
+	for i := range nodes {
+		nodes[i] = sim.NodeID(i)
+	}
+	heal := sim.Time(spec.window)
+	w.Note(func() string { return "plan " + res.Params })
+	faults.Schedule(w, src, plan, nodes, 0, heal)
+	w.Boot()
+	phases(w, &found, heal, spec.liveness, chk.AllDecided, func() string {
+		return fmt.Sprintf("nodes %v did not decide", chk.Undecided())
+	})
+	res.Events, res.Digest, res.Violation = w.Events(), w.Digest(), found
+	return res
+}

@@ -1,0 +1,118 @@
+package scenarios
+
+import (
+	"hash/fnv"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// Sweep runs scenarios over a range of seeds on parallel workers. Each run is
+// single-threaded and deterministic; workers only decide which run goes
+// where, and nothing they do reaches the results' order or digest.
+type Sweep struct {
+	Scenarios []*Scenario
+	First     uint64 // first seed
+	Count     uint64 // seeds per scenario
+	Workers   int    // 0 means GOMAXPROCS
+	Bugs      paxos.Bugs
+
+	// Progress counters, safe to read while Run works.
+	Done       atomic.Uint64
+	Violations atomic.Uint64
+}
+
+// Failure is one seed that broke a property or could not be checked.
+type Failure struct {
+	Scenario     string
+	Seed         uint64
+	Violation    *checker.Violation
+	Inconclusive string
+}
+
+// Summary is the outcome of a sweep.
+type Summary struct {
+	Runs   uint64
+	Events uint64
+	// Digest folds every run's digest with its scenario and seed. It is a
+	// sum, so it does not depend on worker count, scheduling or sharding:
+	// the digests of disjoint shards add up to the digest of their union.
+	Digest       uint64
+	Failures     []Failure // violations, by scenario then seed
+	Inconclusive []Failure
+}
+
+// RunDigest is one run's contribution to a sweep digest.
+func RunDigest(scenario string, seed, digest uint64) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(scenario))
+	return sim.Mix64(digest ^ sim.Mix64(seed^h.Sum64()))
+}
+
+// Run executes the sweep and returns its summary.
+func (s *Sweep) Run() Summary {
+	workers := s.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	total := uint64(len(s.Scenarios)) * s.Count
+	var next atomic.Uint64
+	parts := make([]Summary, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(part *Summary) {
+			defer wg.Done()
+			for {
+				job := next.Add(1) - 1
+				if job >= total {
+					return
+				}
+				sc := s.Scenarios[job/s.Count]
+				seed := s.First + job%s.Count
+				res := sc.Run(sim.NewPRNG(seed), Options{Bugs: s.Bugs})
+				part.Runs++
+				part.Events += res.Events
+				part.Digest += RunDigest(sc.Name, seed, res.Digest)
+				switch {
+				case res.Violation != nil:
+					part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Violation: res.Violation})
+					s.Violations.Add(1)
+				case res.Inconclusive != "":
+					part.Inconclusive = append(part.Inconclusive, Failure{Scenario: sc.Name, Seed: seed, Inconclusive: res.Inconclusive})
+				}
+				s.Done.Add(1)
+			}
+		}(&parts[w])
+	}
+	wg.Wait()
+	var sum Summary
+	for _, p := range parts {
+		sum.Merge(p)
+	}
+	return sum
+}
+
+// Merge adds another summary's runs to this one (shards, workers).
+func (s *Summary) Merge(o Summary) {
+	s.Runs += o.Runs
+	s.Events += o.Events
+	s.Digest += o.Digest
+	s.Failures = sortFailures(append(s.Failures, o.Failures...))
+	s.Inconclusive = sortFailures(append(s.Inconclusive, o.Inconclusive...))
+}
+
+func sortFailures(f []Failure) []Failure {
+	sort.Slice(f, func(i, j int) bool {
+		if f[i].Scenario != f[j].Scenario {
+			return f[i].Scenario < f[j].Scenario
+		}
+		return f[i].Seed < f[j].Seed
+	})
+	return f
+}

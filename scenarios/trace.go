@@ -1,0 +1,125 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"slices"
+	"strconv"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// TraceFile builds the trace file of a run made with Options.Trace.
+func TraceFile(scenario string, seed uint64, bugs paxos.Bugs, res Result) *sim.File {
+	if res.Trace == nil {
+		panic("scenarios: TraceFile of a run made without a trace")
+	}
+	f := &sim.File{Header: []sim.Field{
+		{Key: "scenario", Value: scenario},
+		{Key: "seed", Value: strconv.FormatUint(seed, 10)},
+		{Key: "bug", Value: bugs.String()},
+		{Key: "params", Value: res.Params},
+		{Key: "build", Value: Build()},
+		{Key: "events", Value: strconv.FormatUint(res.Events, 10)},
+		{Key: "digest", Value: fmt.Sprintf("%016x", res.Digest)},
+	}}
+	if v := res.Violation; v != nil {
+		f.Header = append(f.Header, sim.Field{Key: "violation", Value: v.Kind + ": " + v.Message})
+	}
+	f.Lines = res.Trace.Lines()
+	return f
+}
+
+// Build names the binary that made a trace: Go version and module version.
+func Build() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	b := info.GoVersion + " " + info.Main.Path + "@" + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			b += " rev " + s.Value
+		}
+	}
+	return b
+}
+
+// Replayed is the outcome of re-executing a trace file.
+type Replayed struct {
+	Scenario string
+	Seed     uint64
+	Bugs     paxos.Bugs
+	Result   Result
+	// Divergence is empty when the re-execution matched the file event for
+	// event; otherwise it says where and how they first differ.
+	Divergence string
+}
+
+// Replay re-executes a trace from its header and recorded choices and checks
+// every event against the file. The error is for files that cannot be
+// replayed at all (unknown scenario or bug); a run that goes another way is
+// reported in Divergence.
+func Replay(f *sim.File) (*Replayed, error) {
+	name, ok := f.Get("scenario")
+	if !ok {
+		return nil, fmt.Errorf("trace has no scenario line in its header")
+	}
+	s, err := Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %v", err)
+	}
+	bugName, _ := f.Get("bug")
+	bugs, err := paxos.ParseBugs(bugName)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %v", err)
+	}
+	seedText, _ := f.Get("seed")
+	seed, err := strconv.ParseUint(seedText, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("trace: seed %q is not a number", seedText)
+	}
+	src := &sim.Replay{Values: f.Choices()}
+	res := s.Run(src, Options{Bugs: bugs, Trace: true})
+	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Result: res}
+	out.Divergence = diverge(f, res.Trace.Lines(), src)
+	return out, nil
+}
+
+func diverge(f *sim.File, got []sim.Line, src *sim.Replay) string {
+	// Line numbers in messages are the file's: magic, header, separator.
+	first := 1 + len(f.Header) + 1 + 1
+	for i := 0; i < min(len(got), len(f.Lines)); i++ {
+		want, have := f.Lines[i], got[i]
+		if want.At != have.At || want.Text != have.Text || !slices.Equal(want.Choices, have.Choices) {
+			return fmt.Sprintf("line %d: trace says %q, replay did %q", first+i, want.String(), have.String())
+		}
+	}
+	switch {
+	case len(got) < len(f.Lines):
+		return fmt.Sprintf("line %d: replay ended, trace goes on with %q", first+len(got), f.Lines[len(got)].String())
+	case len(got) > len(f.Lines):
+		return fmt.Sprintf("line %d: trace ended, replay went on with %q", first+len(f.Lines), got[len(f.Lines)].String())
+	case src.Clamped > 0 || src.Exhausted > 0:
+		return fmt.Sprintf("recorded choices did not fit the run (%d out of range, %d missing)", src.Clamped, src.Exhausted)
+	}
+	return ""
+}
+
+// WriteTimeline prints a replayed run's events, one per line, for -v.
+func WriteTimeline(w io.Writer, lines []sim.Line) {
+	for _, l := range lines {
+		fmt.Fprintf(w, "%10.3fms  %s\n", float64(l.At)/1000, l.Text)
+	}
+}
+
+// SameViolation reports whether two runs broke the same property.
+func SameViolation(a, b *checker.Violation) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Kind == b.Kind && a.Message == b.Message && a.Time == b.Time
+}
