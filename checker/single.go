@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/synod-sim/synod/paxos"
@@ -10,14 +11,19 @@ import (
 // SingleState is what the single-decree checker reads off one node after
 // each of its steps.
 type SingleState struct {
-	Promised paxos.Ballot
-	Decided  bool
-	Decision paxos.Value
+	Promised  paxos.Ballot
+	AccBallot paxos.Ballot // zero if nothing accepted
+	AccValue  paxos.Value
+	Decided   bool
+	Decision  paxos.Value
 }
 
 // SingleDecree checks the safety of single-decree Paxos after every step:
 // agreement, validity, stability of each node's decision across restarts,
-// and monotonic promises across restarts. It remembers each node's history
+// monotonic promises across restarts, and, from the acceptors' own state
+// rather than any learner's word, that at most one value is ever chosen and
+// that every ballot above a chosen one proposes the chosen value (Paxos's
+// P2b). It remembers each node's history
 // outside the node, so a restart cannot make it forget.
 type SingleDecree struct {
 	proposed []paxos.Value
@@ -25,6 +31,17 @@ type SingleDecree struct {
 	chosen   paxos.Value
 	chosenBy paxos.NodeID
 	decided  int // nodes that have decided at least once
+
+	// Ground truth from acceptors: who ever accepted what at which ballot.
+	acceptances []acceptance
+	chosenAt    paxos.Ballot // lowest ballot at which a value was chosen
+	chosenVal   paxos.Value
+}
+
+type acceptance struct {
+	ballot paxos.Ballot
+	value  paxos.Value
+	by     uint64
 }
 
 type singleNode struct {
@@ -48,6 +65,15 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 			"node %d promised ballot %v, now reports %v: a promise was forgotten (across a restart?)", id, n.promised, s.Promised)}
 	}
 	n.promised = s.Promised
+	if s.Promised.Less(s.AccBallot) {
+		return &Violation{Kind: "acceptor", Time: now, Message: fmt.Sprintf(
+			"node %d accepted ballot %v above its promise %v", id, s.AccBallot, s.Promised)}
+	}
+	if !s.AccBallot.IsZero() {
+		if v := c.accepted(id, now, s.AccBallot, s.AccValue); v != nil {
+			return v
+		}
+	}
 	if !s.Decided {
 		return nil
 	}
@@ -69,6 +95,39 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 	if !n.everDecided {
 		n.everDecided, n.decision = true, s.Decision
 		c.decided++
+	}
+	return nil
+}
+
+// accepted records that node id has accepted (b, v) and checks the chosen
+// value against it.
+func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v paxos.Value) *Violation {
+	i := slices.IndexFunc(c.acceptances, func(a acceptance) bool { return a.ballot == b && a.value == v })
+	if i < 0 {
+		for _, a := range c.acceptances {
+			if a.ballot == b && a.value != v {
+				return &Violation{Kind: "ballot-uniqueness", Time: now, Message: fmt.Sprintf(
+					"node %d accepted %d at ballot %v, but another acceptor accepted %d at the same ballot", id, v, b, a.value)}
+			}
+		}
+		c.acceptances = append(c.acceptances, acceptance{ballot: b, value: v})
+		i = len(c.acceptances) - 1
+	}
+	a := &c.acceptances[i]
+	a.by |= 1 << uint(id)
+	if !c.chosenAt.IsZero() && c.chosenAt.Less(b) && v != c.chosenVal {
+		return &Violation{Kind: "chosen-value", Time: now, Message: fmt.Sprintf(
+			"node %d accepted %d at ballot %v, but %d was already chosen at ballot %v", id, v, b, c.chosenVal, c.chosenAt)}
+	}
+	if bits.OnesCount64(a.by) < paxos.Majority(len(c.nodes)) {
+		return nil
+	}
+	if !c.chosenAt.IsZero() && c.chosenVal != v {
+		return &Violation{Kind: "chosen-value", Time: now, Message: fmt.Sprintf(
+			"%d is chosen at ballot %v (a majority accepted it), but %d was chosen at ballot %v", v, b, c.chosenVal, c.chosenAt)}
+	}
+	if c.chosenAt.IsZero() || b.Less(c.chosenAt) {
+		c.chosenAt, c.chosenVal = b, v
 	}
 	return nil
 }

@@ -103,7 +103,8 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	w.AfterStep = func(id sim.NodeID) {
 		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
 		dec, ok := node.Decision()
-		st := checker.SingleState{Promised: node.Promised(), Decided: ok, Decision: dec}
+		accB, accV := node.Accepted()
+		st := checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}
 		if v := chk.Observe(paxos.NodeID(id), int64(w.Now()), st); v != nil && found == nil {
 			found = v
 			w.Note(func() string { return "violation " + v.Kind })

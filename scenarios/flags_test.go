@@ -1,0 +1,101 @@
+package scenarios
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/synod-sim/synod/paxos"
+)
+
+// Flags deepen any test without editing code; each has a SYNOD_* twin in
+// the environment for CI jobs. Flags win over the environment.
+var (
+	flagScenario = flag.String("synod.scenario", "", "comma-separated scenarios for seed tests (env SYNOD_SCENARIO; default: all)")
+	flagSeed     = flag.String("synod.seed", "", "run exactly this seed (env SYNOD_SEED)")
+	flagSeeds    = flag.String("synod.seeds", "", "seeds per scenario: a count N (1..N) or a range A-B (env SYNOD_SEEDS)")
+	flagBug      = flag.String("synod.bug", "", "switch on catalogued bugs, comma-separated (env SYNOD_BUG)")
+)
+
+func setting(f *string, env string) string {
+	if *f != "" {
+		return *f
+	}
+	return os.Getenv(env)
+}
+
+// seedRange resolves -synod.seed / -synod.seeds to [first, first+count).
+// def is the test's own default count.
+func seedRange(t testing.TB, def uint64) (first, count uint64) {
+	if s := setting(flagSeed, "SYNOD_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("-synod.seed=%q: want a number", s)
+		}
+		return n, 1
+	}
+	s := setting(flagSeeds, "SYNOD_SEEDS")
+	if s == "" {
+		return 1, def
+	}
+	first, count, err := parseSeeds(s)
+	if err != nil {
+		t.Fatalf("-synod.seeds=%q: %v", s, err)
+	}
+	return first, count
+}
+
+func parseSeeds(s string) (first, count uint64, err error) {
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		lo, err1 := strconv.ParseUint(a, 10, 64)
+		hi, err2 := strconv.ParseUint(b, 10, 64)
+		if err1 != nil || err2 != nil || hi < lo {
+			return 0, 0, fmt.Errorf("want a count N or a range A-B with A <= B")
+		}
+		return lo, hi - lo + 1, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, 0, fmt.Errorf("want a count N or a range A-B")
+	}
+	return 1, n, nil
+}
+
+func scenariosUnderTest(t testing.TB, def string) []*Scenario {
+	list := setting(flagScenario, "SYNOD_SCENARIO")
+	if list == "" {
+		list = def
+	}
+	if list == "" {
+		return All()
+	}
+	scs, err := Parse(list)
+	if err != nil {
+		t.Fatalf("-synod.scenario: %v", err)
+	}
+	return scs
+}
+
+func bugsUnderTest(t testing.TB) paxos.Bugs {
+	b, err := paxos.ParseBugs(setting(flagBug, "SYNOD_BUG"))
+	if err != nil {
+		t.Fatalf("-synod.bug: %v", err)
+	}
+	return b
+}
+
+func TestParseSeeds(t *testing.T) {
+	for _, c := range []struct {
+		in           string
+		first, count uint64
+		ok           bool
+	}{{"5000", 1, 5000, true}, {"10-19", 10, 10, true}, {"7-7", 7, 1, true}, {"0", 0, 0, false}, {"9-3", 0, 0, false}, {"x", 0, 0, false}} {
+		first, count, err := parseSeeds(c.in)
+		if c.ok != (err == nil) || first != c.first || count != c.count {
+			t.Errorf("parseSeeds(%q) = %d, %d, %v", c.in, first, count, err)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// reproduce is what a failing seed test prints: the commands that rerun it.
+func reproduce(t testing.TB, s *Scenario, seed uint64, bugs paxos.Bugs) string {
+	res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs, Trace: true})
+	dir := os.Getenv("SYNOD_TRACE_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+		if d, err := os.MkdirTemp("", "synod-failure-"); err == nil {
+			dir = d // outlives the test, so the printed path still opens
+		}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-seed%d.trace", strings.ReplaceAll(s.Name, "/", "_"), seed))
+	var buf bytes.Buffer
+	require.NoError(t, TraceFile(s.Name, seed, bugs, res).Write(&buf))
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	cmd := fmt.Sprintf("go test ./scenarios -run '^%s$' -synod.scenario=%s -synod.seed=%d", t.Name(), s.Name, seed)
+	if bugs != 0 {
+		cmd += " -synod.bug=" + bugs.String()
+	}
+	return fmt.Sprintf("\n  reproduce: %s\n  replay:    go run ./cmd/simrun replay %s", cmd, path)
+}
+
+// TestScenarioSeeds is the general seed test: every scenario (or those of
+// -synod.scenario), over -synod.seeds seeds, with -synod.bug switched on,
+// must run without a violation or an inconclusive check.
+func TestScenarioSeeds(t *testing.T) {
+	first, count := seedRange(t, 300)
+	bugs := bugsUnderTest(t)
+	for _, s := range scenariosUnderTest(t, "") {
+		t.Run(s.Name, func(t *testing.T) {
+			for seed := first; seed < first+count; seed++ {
+				res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs})
+				if res.Violation != nil {
+					t.Fatalf("%s seed %d (%s): %v%s", s.Name, seed, res.Params, res.Violation, reproduce(t, s, seed, bugs))
+				}
+				if res.Inconclusive != "" {
+					t.Fatalf("%s seed %d: inconclusive: %s%s", s.Name, seed, res.Inconclusive, reproduce(t, s, seed, bugs))
+				}
+			}
+		})
+	}
+}
+
+// The correct protocol survives thousands of swarm seeds with every fault
+// family in play.
+func TestCorrectSingleDecreeSurvivesSwarm(t *testing.T) {
+	first, count := seedRange(t, 5000)
+	s, err := Lookup("single/swarm")
+	require.NoError(t, err)
+	sw := &Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}
+	sum := sw.Run()
+	require.Equal(t, count, sum.Runs)
+	for _, f := range sum.Failures {
+		t.Fatalf("single/swarm seed %d: %v%s", f.Seed, f.Violation, reproduce(t, s, f.Seed, 0))
+	}
+	require.Empty(t, sum.Inconclusive)
+}
+
+func TestSameSeedSameDigest(t *testing.T) {
+	for _, s := range All() {
+		for seed := uint64(1); seed <= 20; seed++ {
+			a := s.Run(sim.NewPRNG(seed), Options{})
+			b := s.Run(sim.NewPRNG(seed), Options{})
+			require.Equal(t, a.Digest, b.Digest, "%s seed %d", s.Name, seed)
+			require.Equal(t, a.Events, b.Events, "%s seed %d", s.Name, seed)
+			// Recording a trace must not change the run.
+			c := s.Run(sim.NewPRNG(seed), Options{Trace: true})
+			require.Equal(t, a.Digest, c.Digest, "%s seed %d: tracing changed the run", s.Name, seed)
+		}
+	}
+}
+
+func TestSweepDigestIgnoresWorkersAndGOMAXPROCS(t *testing.T) {
+	scs, err := Parse("single/swarm,single/crash")
+	require.NoError(t, err)
+	digest := func(workers, procs int) uint64 {
+		old := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(old)
+		sw := &Sweep{Scenarios: scs, First: 1, Count: 400, Workers: workers}
+		return sw.Run().Digest
+	}
+	want := digest(1, 1)
+	require.Equal(t, want, digest(4, 1))
+	require.Equal(t, want, digest(4, 4))
+	require.Equal(t, want, digest(3, 2))
+}
+
+func TestShardsOfASweepAddUp(t *testing.T) {
+	scs, err := Parse("single/dueling")
+	require.NoError(t, err)
+	whole := (&Sweep{Scenarios: scs, First: 1, Count: 300}).Run()
+	a := (&Sweep{Scenarios: scs, First: 1, Count: 100}).Run()
+	b := (&Sweep{Scenarios: scs, First: 101, Count: 200}).Run()
+	a.Merge(b)
+	require.Equal(t, whole.Digest, a.Digest)
+	require.Equal(t, whole.Runs, a.Runs)
+	require.Equal(t, whole.Events, a.Events)
+}
+
+// Every catalogued bug is found by its scenario within its seed bound, and
+// the failing trace, written and read back, replays to the same violation.
+func TestEveryCataloguedBugIsFoundAndReplays(t *testing.T) {
+	for _, b := range paxos.Catalogue {
+		h, ok := HuntFor(b.Name)
+		if !ok {
+			continue // its scenario is not registered in this build
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			s, err := Lookup(h.Scenario)
+			require.NoError(t, err)
+			var seed uint64
+			var found *Result
+			for seed = 1; seed <= uint64(h.Seeds); seed++ {
+				if res := s.Run(sim.NewPRNG(seed), Options{Bugs: b.Bug}); res.Violation != nil {
+					found = &res
+					break
+				}
+			}
+			require.NotNil(t, found, "%s not found by %s in %d seeds", b.Name, h.Scenario, h.Seeds)
+			t.Logf("%s found by %s seed %d: %v", b.Name, h.Scenario, seed, found.Violation)
+
+			traced := s.Run(sim.NewPRNG(seed), Options{Bugs: b.Bug, Trace: true})
+			require.True(t, SameViolation(found.Violation, traced.Violation), "traced re-run differs")
+			var buf bytes.Buffer
+			require.NoError(t, TraceFile(s.Name, seed, b.Bug, traced).Write(&buf))
+			file, err := sim.ReadFile(&buf)
+			require.NoError(t, err)
+			rep, err := Replay(file)
+			require.NoError(t, err)
+			require.Empty(t, rep.Divergence)
+			require.True(t, SameViolation(found.Violation, rep.Result.Violation), "replay: %v, want %v", rep.Result.Violation, found.Violation)
+			require.Equal(t, found.Digest, rep.Result.Digest)
+		})
+	}
+}
+
+func TestReplayNamesTheFirstDivergence(t *testing.T) {
+	s, err := Lookup("single/dueling")
+	require.NoError(t, err)
+	res := s.Run(sim.NewPRNG(5), Options{Trace: true})
+	file := TraceFile(s.Name, 5, 0, res)
+	// A different cluster size: the run goes another way from the plan line.
+	file.Lines[0].Choices[0] = 0
+	rep, err := Replay(file)
+	require.NoError(t, err)
+	require.Contains(t, rep.Divergence, "line 10: trace says \"@0 begin")
+
+	// An edited event is caught where it stands.
+	file = TraceFile(s.Name, 5, 0, res)
+	file.Lines[20].Text += " (edited)"
+	rep, err = Replay(file)
+	require.NoError(t, err)
+	require.Contains(t, rep.Divergence, fmt.Sprintf("line %d: trace says", 10+20))
+}
+
+func TestReplayRejectsUnknownScenarioAndBug(t *testing.T) {
+	_, err := Replay(&sim.File{Header: []sim.Field{{Key: "scenario", Value: "nope/x"}}})
+	require.ErrorContains(t, err, "unknown scenario")
+	_, err = Replay(&sim.File{Header: []sim.Field{{Key: "scenario", Value: "single/basic"}, {Key: "bug", Value: "frobnicate"}}})
+	require.ErrorContains(t, err, "unknown bug")
+}
+
+// BenchmarkSingleDecree measures seeds per second on single/swarm, the
+// figure behind "a million seeds in under a minute".
+func BenchmarkSingleDecree(b *testing.B) {
+	s, err := Lookup("single/swarm")
+	require.NoError(b, err)
+	var events uint64
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		events += s.Run(sim.NewPRNG(uint64(i)), Options{}).Events
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(events)/float64(b.N), "events/seed")
+}
