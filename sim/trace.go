@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +141,17 @@ var ErrNotTrace = errors.New("not a synod trace (first line is not \"synod-trace
 // ReadFile parses a trace file. Every error is one line that says what is
 // wrong and where.
 func ReadFile(r io.Reader) (*File, error) {
-	sc := bufio.NewScanner(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading trace: %v", err)
+	}
+	if len(data) > 0 && !strings.HasPrefix(string(data), TraceMagic) {
+		return nil, ErrNotTrace
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		return nil, errors.New("trace is truncated: its last line is incomplete")
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
 	lineNo := 0
 	next := func() (string, bool) {
