@@ -49,6 +49,14 @@ const (
 	// LeaseIgnoresSkew: lease reads trust the local clock without the drift
 	// margin.
 	LeaseIgnoresSkew
+	// LowestAccepted: a proposer adopts the first accepted value it hears
+	// of, not the one with the highest ballot.
+	LowestAccepted
+	// StalePromise: a proposer counts promises made to its earlier ballots
+	// toward its current one.
+	StalePromise
+	// NoPersistAccept: an acceptor syncs promises but not acceptances.
+	NoPersistAccept
 )
 
 // BugInfo describes one catalogued bug.
@@ -72,6 +80,9 @@ var Catalogue = []BugInfo{
 	{"no-dedup", NoDedup, "client retries are applied twice"},
 	{"even-quorum", EvenQuorum, "with an even cluster size, n/2 nodes count as a quorum"},
 	{"lease-ignores-skew", LeaseIgnoresSkew, "lease reads ignore clock drift and skew"},
+	{"lowest-accepted", LowestAccepted, "proposer adopts the first accepted value reported, not the highest-ballot one"},
+	{"stale-promise", StalePromise, "proposer counts promises for its earlier ballots toward the current one"},
+	{"no-persist-accept", NoPersistAccept, "acceptor syncs its promises but not its accepted values"},
 }
 
 // ParseBugs turns a comma-separated list of bug names into a set. The empty

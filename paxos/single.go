@@ -265,13 +265,17 @@ func (s *Single) propose() {
 }
 
 func (s *Single) onPromise(from NodeID, m Msg) {
-	if s.phase != 1 || m.Ballot != s.ballot {
+	if s.phase != 1 || (m.Ballot != s.ballot && !s.cfg.Bugs.Has(StalePromise)) {
 		return // stale: an older attempt
 	}
-	invariant(m.AccBallot.Less(m.Ballot) || s.cfg.Bugs.Has(AcceptLowerBallot|DupBallot), s.id,
+	invariant(m.AccBallot.Less(m.Ballot) || s.cfg.Bugs.Has(AcceptLowerBallot|DupBallot|StalePromise), s.id,
 		"promise for ballot %v from node %d reports accepted ballot %v not below it", m.Ballot, from, m.AccBallot)
 	s.promises |= 1 << uint(from)
-	if !m.AccBallot.IsZero() && s.highAcc.Less(m.AccBallot) {
+	adopt := s.highAcc.Less(m.AccBallot)
+	if s.cfg.Bugs.Has(LowestAccepted) {
+		adopt = s.highAcc.IsZero()
+	}
+	if !m.AccBallot.IsZero() && adopt {
 		s.highAcc, s.highVal = m.AccBallot, m.Value
 	}
 	if count(s.promises) < s.quor {
@@ -321,7 +325,11 @@ func (s *Single) onAccept(from NodeID, m Msg) {
 		s.promised = m.Ballot
 	}
 	s.accepted, s.acceptedVal = m.Ballot, m.Value
-	s.persist(acceptRecord{B: m.Ballot, V: m.Value})
+	if s.cfg.Bugs.Has(NoPersistAccept) {
+		s.env.Storage().Append(acceptRecord{B: m.Ballot, V: m.Value})
+	} else {
+		s.persist(acceptRecord{B: m.Ballot, V: m.Value})
+	}
 	invariant(!s.promised.Less(s.accepted), s.id, "accepted ballot %v above promise %v", s.accepted, s.promised)
 	s.broadcast(Msg{Type: MsgAccepted, Ballot: m.Ballot, Value: m.Value})
 }

@@ -19,6 +19,10 @@ type singleSpec struct {
 	window             sim.Duration // faults happen in [0, window), then heal
 	liveness           sim.Duration // after heal, every node decides within this
 	latency            sim.Latency
+	// timing draws the network's latency range and the proposers' retry
+	// base per run: fast retries on a slow network make proposers duel far
+	// more than the defaults do.
+	timing bool
 }
 
 var defaultLatency = sim.Latency{Min: 1 * sim.Millisecond, Max: 5 * sim.Millisecond}
@@ -56,6 +60,7 @@ func init() {
 	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSpec{
 		minNodes: 3, maxNodes: 7, minProps: 1,
 		faults: swarm, window: 150 * sim.Millisecond, liveness: 3 * sim.Second, latency: defaultLatency,
+		timing: true,
 	})
 
 	RegisterHunt(BugHunt{Bug: "no-persist", Scenario: "single/crash", Seeds: 20_000})
@@ -64,6 +69,9 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "count-duplicates", Scenario: "single/swarm", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "minority-quorum", Scenario: "single/dueling", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "accept-lower-ballot", Scenario: "single/dueling", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "lowest-accepted", Scenario: "single/swarm", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "stale-promise", Scenario: "single/swarm", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "no-persist-accept", Scenario: "single/swarm", Seeds: 20_000})
 }
 
 // proposal is the value node i proposes: distinct per node, so agreement
@@ -79,21 +87,26 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	}
 	props := int(sim.Between(src, uint64(spec.minProps), uint64(maxProps)))
 	plan := faults.Draw(src, spec.faults)
-	res.Params = fmt.Sprintf("nodes=%d proposers=%d %v", n, props, plan)
+	latency, retry := spec.latency, paxos.Duration(0)
+	if spec.timing && sim.Chance(src, sim.RateScale/2) {
+		latency.Max = latency.Min + sim.Duration(sim.Between(src, 0, uint64(20*sim.Millisecond)))
+		retry = paxos.Duration(sim.Between(src, uint64(2*sim.Millisecond), uint64(40*sim.Millisecond)))
+	}
+	res.Params = fmt.Sprintf("nodes=%d proposers=%d latency=%d-%dµs retry=%dµs %v", n, props, latency.Min, latency.Max, retry, plan)
 
 	values := make([]paxos.Value, props)
 	for i := range values {
 		values[i] = proposal(i)
 	}
 	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
-		cfg := paxos.SingleConfig{Bugs: opts.Bugs}
+		cfg := paxos.SingleConfig{Bugs: opts.Bugs, RetryBase: retry}
 		if int(env.ID()) < props {
 			cfg.Propose = proposal(int(env.ID()))
 		}
 		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
 	}
 	w := sim.NewWorld(n, src, newNode)
-	w.Net.Latency = spec.latency
+	w.Net.Latency = latency
 	if opts.Trace {
 		res.Trace = w.Trace()
 	}
