@@ -40,7 +40,7 @@ func reproduce(t testing.TB, s *Scenario, seed uint64, bugs paxos.Bugs) string {
 // -synod.scenario), over -synod.seeds seeds, with -synod.bug switched on,
 // must run without a violation or an inconclusive check.
 func TestScenarioSeeds(t *testing.T) {
-	first, count := seedRange(t, 300)
+	first, count := seedRange(t, 2000)
 	bugs := bugsUnderTest(t)
 	for _, s := range scenariosUnderTest(t, "") {
 		t.Run(s.Name, func(t *testing.T) {
@@ -60,7 +60,7 @@ func TestScenarioSeeds(t *testing.T) {
 // The correct protocol survives thousands of swarm seeds with every fault
 // family in play.
 func TestCorrectSingleDecreeSurvivesSwarm(t *testing.T) {
-	first, count := seedRange(t, 5000)
+	first, count := seedRange(t, 20000)
 	s, err := Lookup("single/swarm")
 	require.NoError(t, err)
 	sw := &Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}
