@@ -40,8 +40,8 @@ func Put(key, value string) Input { return Input{Kind: KVPut, Key: key, Value: v
 // Append adds value to the end of key's value.
 func Append(key, value string) Input { return Input{Kind: KVAppend, Key: key, Value: value} }
 
-// CAS sets key to new if it holds old, and says whether it did.
-func CAS(key, old, new string) Input { return Input{Kind: KVCAS, Key: key, Old: old, Value: new} }
+// CAS sets key to value if it holds old, and says whether it did.
+func CAS(key, old, value string) Input { return Input{Kind: KVCAS, Key: key, Old: old, Value: value} }
 
 // Acquire takes lock for owner if it is free (it is not reentrant: an owner
 // that holds it fails too), and hands out a fencing token.
@@ -69,9 +69,10 @@ type Output struct {
 // OpID names a recorded operation, to pass back to Return.
 type OpID int
 
-// never is the return time of an operation that has not returned: porcupine
-// then lets it take effect at any point after its call, or not at all.
-const never = math.MaxInt64
+// neverReturned is the return time of an operation that has not returned:
+// porcupine then lets it take effect at any point after its call, or not at
+// all.
+const neverReturned = math.MaxInt64
 
 // History records the operations simulated clients issue, for a
 // linearizability check after the run.
@@ -83,10 +84,10 @@ const never = math.MaxInt64
 // A client that moves on after giving up should take a fresh client id, as
 // Jepsen does, so each row of the visualization shows one operation at a time.
 type History struct {
-	ops []record
+	ops []opRecord
 }
 
-type record struct {
+type opRecord struct {
 	client int
 	call   int64
 	ret    int64
@@ -102,10 +103,10 @@ func (h *History) Call(client int, at int64, in Input) OpID {
 	if !in.Kind.isKV() && !in.Kind.isLock() {
 		panic(fmt.Sprintf("checker: History.Call: client %d at t=%dµs: invalid op kind %d", client, at, in.Kind))
 	}
-	if at >= never {
+	if at >= neverReturned {
 		panic(fmt.Sprintf("checker: History.Call: client %d: time %d is reserved for ops that never return", client, at))
 	}
-	h.ops = append(h.ops, record{client: client, call: at, ret: never, in: in, out: Output{pending: true}})
+	h.ops = append(h.ops, opRecord{client: client, call: at, ret: neverReturned, in: in, out: Output{pending: true}})
 	return OpID(len(h.ops) - 1)
 }
 
@@ -118,7 +119,7 @@ func (h *History) Return(id OpID, at int64, out Output) {
 	if !r.out.pending {
 		panic(fmt.Sprintf("checker: History.Return: op %d of client %d returned twice (at %dµs and %dµs)", id, r.client, r.ret, at))
 	}
-	if at < r.call || at >= never {
+	if at < r.call || at >= neverReturned {
 		panic(fmt.Sprintf("checker: History.Return: op %d of client %d returns at %dµs, outside [%dµs, never)", id, r.client, at, r.call))
 	}
 	r.ret = at
