@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"runtime"
 	"sort"
 	"sync"
@@ -21,6 +23,10 @@ type Sweep struct {
 	Count     uint64 // seeds per scenario
 	Workers   int    // 0 means GOMAXPROCS
 	Bugs      paxos.Bugs
+	// CheckDeterminism runs every seed twice and reports a seed whose two
+	// runs differ as a "nondeterminism" failure naming the first event
+	// where they part (see CheckDeterminism).
+	CheckDeterminism bool
 
 	// Progress counters, safe to read while Run works.
 	Done       atomic.Uint64
@@ -33,7 +39,14 @@ type Failure struct {
 	Seed         uint64
 	Violation    *checker.Violation
 	Inconclusive string
+	// Divergence is set for a "nondeterminism" failure: the seed ran
+	// differently twice.
+	Divergence *Divergence
 }
+
+// KindNondeterminism is the violation kind of a seed that ran differently
+// twice under Sweep.CheckDeterminism.
+const KindNondeterminism = "nondeterminism"
 
 // Summary is the outcome of a sweep.
 type Summary struct {
@@ -79,6 +92,16 @@ func (s *Sweep) Run() Summary {
 				part.Runs++
 				part.Events += res.Events
 				part.Digest += RunDigest(sc.Name, seed, res.Digest)
+				if s.CheckDeterminism {
+					if again := sc.Run(sim.NewPRNG(seed), Options{Bugs: s.Bugs}); !SameRun(res, again) {
+						d := explainDivergence(sc, seed, s.Bugs, res, again)
+						part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Divergence: d,
+							Violation: &checker.Violation{Kind: KindNondeterminism, Time: int64(d.At), Message: d.Error()}})
+						s.Violations.Add(1)
+						s.Done.Add(1)
+						continue
+					}
+				}
 				switch {
 				case res.Violation != nil:
 					part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Violation: res.Violation})
@@ -105,6 +128,25 @@ func (s *Summary) Merge(o Summary) {
 	s.Digest += o.Digest
 	s.Failures = sortFailures(append(s.Failures, o.Failures...))
 	s.Inconclusive = sortFailures(append(s.Inconclusive, o.Inconclusive...))
+}
+
+// Shard is the slice of the seed range [first, first+count) that shard i of
+// n covers, 1 <= i <= n: a contiguous block, the blocks in order and their
+// sizes differing by at most one, so that n shards cover the range exactly
+// once. A shard may be empty when count < n.
+func Shard(first, count, i, n uint64) (shardFirst, shardCount uint64) {
+	if n == 0 || i == 0 || i > n {
+		panic(fmt.Sprintf("scenarios: shard %d/%d", i, n))
+	}
+	lo, hi := blockEdge(count, i-1, n), blockEdge(count, i, n)
+	return first + lo, hi - lo
+}
+
+// blockEdge is floor(count*k/n) without overflow.
+func blockEdge(count, k, n uint64) uint64 {
+	hi, lo := bits.Mul64(count, k)
+	q, _ := bits.Div64(hi, lo, n)
+	return q
 }
 
 func sortFailures(f []Failure) []Failure {

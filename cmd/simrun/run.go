@@ -5,8 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,18 +29,25 @@ func defaultScenarios() string {
 }
 
 type runReport struct {
-	Scenarios       []string        `json:"scenarios"`
-	Bug             string          `json:"bug"`
-	FirstSeed       uint64          `json:"first_seed"`
-	Seeds           uint64          `json:"seeds"`
-	Runs            uint64          `json:"runs"`
-	Events          uint64          `json:"events"`
-	Violations      []violationJSON `json:"violations"`
-	Inconclusive    []violationJSON `json:"inconclusive"`
-	Digest          string          `json:"digest"`
-	WallSeconds     float64         `json:"wall_seconds"`
-	RunsPerSecond   float64         `json:"runs_per_second"`
-	EventsPerSecond float64         `json:"events_per_second"`
+	Scenarios []string `json:"scenarios"`
+	Bug       string   `json:"bug"`
+	FirstSeed uint64   `json:"first_seed"`
+	Seeds     uint64   `json:"seeds"`
+	// With -shard I/N, the shard and the whole range it is a slice of;
+	// first_seed and seeds are then the shard's own slice. A merge of
+	// shards lists them: "1/4,3/4".
+	Shard            string          `json:"shard,omitempty"`
+	RangeFirst       uint64          `json:"range_first,omitempty"`
+	RangeSeeds       uint64          `json:"range_seeds,omitempty"`
+	CheckDeterminism bool            `json:"check_determinism,omitempty"`
+	Runs             uint64          `json:"runs"`
+	Events           uint64          `json:"events"`
+	Violations       []violationJSON `json:"violations"`
+	Inconclusive     []violationJSON `json:"inconclusive"`
+	Digest           string          `json:"digest"`
+	WallSeconds      float64         `json:"wall_seconds"`
+	RunsPerSecond    float64         `json:"runs_per_second"`
+	EventsPerSecond  float64         `json:"events_per_second"`
 }
 
 type violationJSON struct {
@@ -49,6 +60,13 @@ type violationJSON struct {
 	Artifacts []string `json:"artifacts,omitempty"`
 	Replay    string   `json:"replay,omitempty"`
 	GoTest    string   `json:"go_test,omitempty"`
+	// Events is the trace's event lines; with -shrink, Shrunk is the shrunk
+	// trace and ShrunkEvents its event lines.
+	Events        int     `json:"events,omitempty"`
+	Shrunk        string  `json:"shrunk,omitempty"`
+	ShrunkEvents  int     `json:"shrunk_events,omitempty"`
+	ShrinkSeconds float64 `json:"shrink_seconds,omitempty"`
+	ShrinkError   string  `json:"shrink_error,omitempty"`
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -62,6 +80,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	maxTraces := fs.Int("traces", 10, "write traces for at most this many failing seeds")
 	quiet := fs.Bool("q", false, "no progress line")
+	shardFlag := fs.String("shard", "", "run only shard I of N (1 <= I <= N) of the seed range: a contiguous block of it, so N machines cover the range exactly once")
+	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
+	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into a .shrunk.trace next to it")
+	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -74,6 +96,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *workers < 0 {
 		return exitUsage, fail("run: -workers must not be negative")
+	}
+	if *shrinkBudget <= 0 {
+		return exitUsage, fail("run: -shrink-budget must be positive")
+	}
+	shardI, shardN, err := parseShard(*shardFlag)
+	if err != nil {
+		return exitUsage, err
+	}
+	if *first > math.MaxUint64-(*seeds-1) {
+		return exitUsage, fail("run: seeds %d..%d+%d run past the largest seed", *first, *first, *seeds)
 	}
 	bugs, err := paxos.ParseBugs(*bugName)
 	if err != nil {
@@ -91,8 +123,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("run: %v", err)
 	}
 
-	sw := &scenarios.Sweep{Scenarios: scs, First: *first, Count: *seeds, Workers: *workers, Bugs: bugs}
-	total := uint64(len(scs)) * *seeds
+	runFirst, runCount := *first, *seeds
+	if shardN > 0 {
+		runFirst, runCount = scenarios.Shard(*first, *seeds, shardI, shardN)
+	}
+	sw := &scenarios.Sweep{Scenarios: scs, First: runFirst, Count: runCount, Workers: *workers, Bugs: bugs, CheckDeterminism: *checkDet}
+	total := uint64(len(scs)) * runCount
 	start := time.Now()
 	stop := showProgress(stderr, *quiet, sw, total, start)
 	sum := sw.Run()
@@ -100,10 +136,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	wall := time.Since(start).Seconds()
 
 	rep := runReport{
-		Bug: bugs.String(), FirstSeed: *first, Seeds: *seeds, Runs: sum.Runs, Events: sum.Events,
-		Digest: fmt.Sprintf("%016x", sum.Digest), WallSeconds: wall,
-		RunsPerSecond: float64(sum.Runs) / wall, EventsPerSecond: float64(sum.Events) / wall,
+		Bug: bugs.String(), FirstSeed: runFirst, Seeds: runCount, Runs: sum.Runs, Events: sum.Events,
+		Digest: fmt.Sprintf("%016x", sum.Digest), WallSeconds: wall, CheckDeterminism: *checkDet,
+		RunsPerSecond: perSecond(sum.Runs, wall), EventsPerSecond: perSecond(sum.Events, wall),
 		Violations: []violationJSON{}, Inconclusive: []violationJSON{},
+	}
+	if shardN > 0 {
+		rep.Shard = fmt.Sprintf("%d/%d", shardI, shardN)
+		rep.RangeFirst, rep.RangeSeeds = *first, *seeds
 	}
 	for _, s := range scs {
 		rep.Scenarios = append(rep.Scenarios, s.Name)
@@ -111,8 +151,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	for i, f := range sum.Failures {
 		v := violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: f.Violation.Kind, Message: f.Violation.Message, Time: f.Violation.Time}
 		if i < *maxTraces {
-			if err := writeFailure(&v, *outDir, bugs); err != nil {
+			var err error
+			if f.Divergence != nil {
+				err = writeDivergence(&v, *outDir, f.Divergence)
+			} else {
+				err = writeFailure(&v, *outDir, bugs)
+			}
+			if err != nil {
 				return exitUsage, err
+			}
+			if *doShrink && f.Divergence == nil {
+				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
 			}
 		}
 		rep.Violations = append(rep.Violations, v)
@@ -151,21 +200,15 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail("run: cannot create -out directory: %v", err)
 	}
-	base := filepath.Join(dir, fmt.Sprintf("%s-seed%d", strings.ReplaceAll(v.Scenario, "/", "_"), v.Seed))
-	if bugs != 0 {
-		base += "-" + strings.ReplaceAll(bugs.String(), ",", "+")
-	}
-	f, err := os.Create(base + ".trace")
-	if err != nil {
-		return fail("run: cannot write trace: %v", err)
-	}
-	defer f.Close()
-	if err := scenarios.TraceFile(v.Scenario, v.Seed, bugs, res).Write(f); err != nil {
+	base := failureBase(dir, v.Scenario, v.Seed, bugs)
+	file := scenarios.TraceFile(v.Scenario, v.Seed, bugs, res)
+	if err := writeTraceFile(base+".trace", file); err != nil {
 		return fail("run: cannot write trace: %v", err)
 	}
 	v.Trace = base + ".trace"
-	for suffix, data := range res.Artifacts {
-		path := base + "." + suffix
+	v.Events = scenarios.EventLines(file)
+	for _, suffix := range slices.Sorted(maps.Keys(res.Artifacts)) {
+		path, data := base+"."+suffix, res.Artifacts[suffix]
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return fail("run: cannot write %s: %v", path, err)
 		}
@@ -177,6 +220,100 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs) error {
 		v.GoTest += " -synod.bug=" + bugs.String()
 	}
 	return nil
+}
+
+// failureBase is the path, without suffix, of a failing seed's files.
+func failureBase(dir, scenario string, seed uint64, bugs paxos.Bugs) string {
+	base := filepath.Join(dir, fmt.Sprintf("%s-seed%d", strings.ReplaceAll(scenario, "/", "_"), seed))
+	if bugs != 0 {
+		base += "-" + strings.ReplaceAll(bugs.String(), ",", "+")
+	}
+	return base
+}
+
+// writeDivergence writes the two traced runs of a seed that ran
+// differently twice: diff them, or replay either.
+func writeDivergence(v *violationJSON, dir string, d *scenarios.Divergence) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail("run: cannot create -out directory: %v", err)
+	}
+	base := failureBase(dir, d.Scenario, d.Seed, d.Bugs)
+	for i, f := range d.Files {
+		path := fmt.Sprintf("%s-run%d.trace", base, i+1)
+		if err := writeTraceFile(path, f); err != nil {
+			return fail("run: cannot write trace: %v", err)
+		}
+		if i == 0 {
+			v.Trace = path
+		} else {
+			v.Artifacts = append(v.Artifacts, path)
+		}
+	}
+	v.Replay = "diff " + v.Trace + " " + v.Artifacts[0]
+	v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -check-determinism -scenario %s -seed %d -seeds 1", d.Scenario, d.Seed)
+	if d.Bugs != 0 {
+		v.GoTest += " -bug " + d.Bugs.String()
+	}
+	return nil
+}
+
+func writeTraceFile(path string, file *sim.File) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := file.Write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// shrinkFailure shrinks a failure's trace into a .shrunk.trace next to it.
+// A shrink that cannot finish is reported with the failure, not as an
+// error of the run: the unshrunk trace is still there.
+func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, quiet bool) {
+	if !quiet && isTerminal(stderr) {
+		fmt.Fprintf(stderr, "\r\033[Kshrinking %s (up to %s)...", v.Trace, budget)
+		defer fmt.Fprint(stderr, "\r\033[K")
+	}
+	file, err := readTrace(v.Trace)
+	if err == nil {
+		var sh *scenarios.Shrunk
+		sh, err = scenarios.ShrinkFile(file, scenarios.ShrinkOptions{Budget: budget})
+		if err == nil {
+			path := scenarios.ShrunkPath(v.Trace)
+			if err = writeTraceFile(path, sh.File); err == nil {
+				v.Shrunk, v.ShrunkEvents, v.ShrinkSeconds = path, sh.After.Events, sh.Wall.Seconds()
+				return
+			}
+		}
+	}
+	v.ShrinkError = err.Error()
+	if !quiet {
+		fmt.Fprintf(stderr, "simrun: could not shrink %s: %v\n", v.Trace, err)
+	}
+}
+
+func perSecond(n uint64, wall float64) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(n) / wall
+}
+
+// parseShard reads -shard I/N; N is 0 when the flag is unset.
+func parseShard(s string) (i, n uint64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.ParseUint(a, 10, 64)
+	n, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || n == 0 || i == 0 || i > n {
+		return 0, 0, fail("run: -shard %q: want I/N with 1 <= I <= N, e.g. -shard 2/8", s)
+	}
+	return i, n, nil
 }
 
 func printReport(out io.Writer, rep runReport) {
@@ -191,6 +328,12 @@ func printReport(out io.Writer, rep runReport) {
 			fmt.Fprintf(out, "     trace:  %s\n     replay: %s\n     test:   %s\n", v.Trace, v.Replay, v.GoTest)
 			for _, a := range v.Artifacts {
 				fmt.Fprintf(out, "     also:   %s\n", a)
+			}
+			switch {
+			case v.Shrunk != "":
+				fmt.Fprintf(out, "     shrunk: %s (%d -> %d events in %.1fs): simrun replay %s\n", v.Shrunk, v.Events, v.ShrunkEvents, v.ShrinkSeconds, v.Shrunk)
+			case v.ShrinkError != "":
+				fmt.Fprintf(out, "     shrunk: no (%s)\n", v.ShrinkError)
 			}
 		}
 	}
@@ -207,21 +350,33 @@ func printReport(out io.Writer, rep runReport) {
 	case len(rep.Inconclusive) > 0:
 		verdict = fmt.Sprintf("%d inconclusive", len(rep.Inconclusive))
 	}
-	fmt.Fprintf(out, "%s: %d runs (%s, seeds %d-%d, bug %s), %d events in %.2fs (%.0f runs/s, %.2fM events/s), digest %s\n",
-		verdict, rep.Runs, strings.Join(rep.Scenarios, ","), rep.FirstSeed, rep.FirstSeed+rep.Seeds-1, rep.Bug,
+	fmt.Fprintf(out, "%s: %d runs (%s, %s, bug %s), %d events in %.2fs (%.0f runs/s, %.2fM events/s), digest %s\n",
+		verdict, rep.Runs, strings.Join(rep.Scenarios, ","), describeSeeds(rep), rep.Bug,
 		rep.Events, rep.WallSeconds, rep.RunsPerSecond, rep.EventsPerSecond/1e6, rep.Digest)
+}
+
+// describeSeeds says which seeds a report covers.
+func describeSeeds(rep runReport) string {
+	seeds := "no seeds"
+	if rep.Seeds > 0 {
+		seeds = fmt.Sprintf("seeds %d-%d", rep.FirstSeed, rep.FirstSeed+rep.Seeds-1)
+	}
+	if rep.Shard != "" {
+		seeds += fmt.Sprintf(", shard %s of seeds %d-%d", rep.Shard, rep.RangeFirst, rep.RangeFirst+rep.RangeSeeds-1)
+	}
+	if rep.CheckDeterminism {
+		seeds += ", each run twice"
+	}
+	return seeds
 }
 
 // showProgress prints a progress line on stderr while a long sweep runs, if
 // stderr is a terminal. The returned function stops it.
 func showProgress(stderr io.Writer, quiet bool, sw *scenarios.Sweep, total uint64, start time.Time) func() {
-	f, ok := stderr.(*os.File)
-	if quiet || !ok {
+	if quiet || !isTerminal(stderr) {
 		return func() {}
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return func() {}
-	}
+	f := stderr.(*os.File)
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -241,4 +396,14 @@ func showProgress(stderr io.Writer, quiet bool, sw *scenarios.Sweep, total uint6
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// isTerminal reports whether w is a terminal, where progress lines belong.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,130 @@
+package scenarios
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// firstFailure finds the first seed of a bug's hunt scenario that fails.
+func firstFailure(t testing.TB, h BugHunt, bug paxos.Bugs) (*Scenario, uint64, Result) {
+	s, err := Lookup(h.Scenario)
+	require.NoError(t, err)
+	for seed := uint64(1); seed <= uint64(h.Seeds); seed++ {
+		if res := s.Run(sim.NewPRNG(seed), Options{Bugs: bug}); res.Violation != nil {
+			return s, seed, s.Run(sim.NewPRNG(seed), Options{Bugs: bug, Trace: true})
+		}
+	}
+	t.Fatalf("%s not found by %s in %d seeds", bug, h.Scenario, h.Seeds)
+	return nil, 0, Result{}
+}
+
+// shrinkTargets are the targets: a single-decree bug shrinks to at
+// most 40 event lines; a Multi-Paxos one to at most 150 and at least five
+// times shorter than the trace it came from.
+func shrinkTargets(scenario string) (maxEvents, minFactor int) {
+	if strings.HasPrefix(scenario, "single/") {
+		return 40, 1
+	}
+	return 150, 5
+}
+
+var flagShrinkAll = flag.Bool("synod.shrink-all", false, "TestShrinkEveryCataloguedBug shrinks every catalogued bug, Multi-Paxos ones too (env SYNOD_SHRINK_ALL=1)")
+
+// Every catalogued bug's first failing trace shrinks to a short trace that
+// still breaks the same invariant and replays with no divergence. By
+// default the single-decree bugs (a few seconds); -synod.shrink-all adds the
+// Multi-Paxos ones (up to the 25-second budget each), -synod.bug picks.
+//
+//	go test ./scenarios -run TestShrinkEveryCataloguedBug -synod.shrink-all -v
+func TestShrinkEveryCataloguedBug(t *testing.T) {
+	all := *flagShrinkAll || os.Getenv("SYNOD_SHRINK_ALL") != ""
+	only := bugsUnderTest(t)
+	for _, b := range paxos.Catalogue {
+		h, ok := HuntFor(b.Name)
+		if !ok {
+			continue // its scenario is not registered in this build
+		}
+		switch {
+		case only != 0 && !only.Has(b.Bug):
+			continue
+		case only == 0 && !all && !strings.HasPrefix(h.Scenario, "single/"):
+			continue
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s, seed, res := firstFailure(t, h, b.Bug)
+			orig := TraceFile(s.Name, seed, b.Bug, res)
+			sh, err := ShrinkFile(orig, ShrinkOptions{})
+			require.NoError(t, err)
+			t.Logf("%-20s %-16s seed %-5d %s", b.Name, s.Name, seed, sh)
+			t.Logf("%-20s after: %s", b.Name, sh.After.Params)
+
+			require.Equal(t, res.Violation.Kind, sh.Kind)
+			maxEvents, factor := shrinkTargets(s.Name)
+			require.LessOrEqual(t, sh.After.Events, maxEvents, "shrunk trace too long")
+			require.LessOrEqual(t, sh.After.Events*factor, sh.Before.Events, "not %d times shorter", factor)
+			require.Less(t, sh.Wall, 30*time.Second)
+
+			// The shrunk trace, written and read back, replays exactly.
+			var buf bytes.Buffer
+			require.NoError(t, sh.File.Write(&buf))
+			file, err := sim.ReadFile(&buf)
+			require.NoError(t, err)
+			rep, err := Replay(file)
+			require.NoError(t, err)
+			require.Empty(t, rep.Divergence)
+			require.NotNil(t, rep.Result.Violation)
+			require.Equal(t, sh.Kind, rep.Result.Violation.Kind)
+			require.Equal(t, sh.After.Events, EventLines(file))
+		})
+	}
+}
+
+// A shrink with a run budget is the same on any machine, and shrinking a
+// shrunk trace again changes nothing.
+func TestShrinkIsDeterministicAndIdempotent(t *testing.T) {
+	h, ok := HuntFor("dup-ballot")
+	require.True(t, ok)
+	s, seed, res := firstFailure(t, h, paxos.DupBallot)
+	opts := ShrinkOptions{MaxRuns: 400, Budget: time.Minute}
+	a, err := Shrink(s, seed, paxos.DupBallot, consumed(res.Trace.Choices()), opts)
+	require.NoError(t, err)
+	b, err := Shrink(s, seed, paxos.DupBallot, consumed(res.Trace.Choices()), opts)
+	require.NoError(t, err)
+	require.Equal(t, a.Choices, b.Choices)
+	require.Equal(t, a.Result.Digest, b.Result.Digest)
+
+	full, err := Shrink(s, seed, paxos.DupBallot, consumed(res.Trace.Choices()), ShrinkOptions{})
+	require.NoError(t, err)
+	require.True(t, full.Fixpoint)
+	again, err := ShrinkFile(full.File, ShrinkOptions{})
+	require.NoError(t, err)
+	require.Equal(t, full.Choices, again.Choices)
+	require.Equal(t, full.After.Events, again.After.Events)
+}
+
+func TestShrinkRefusesAPassingRun(t *testing.T) {
+	s, err := Lookup("single/basic")
+	require.NoError(t, err)
+	_, err = Shrink(s, 1, 0, nil, ShrinkOptions{})
+	require.ErrorContains(t, err, "breaks no invariant")
+}
+
+func TestEventLinesCountsEventsNotNotes(t *testing.T) {
+	f := &sim.File{Lines: []sim.Line{
+		{Text: "begin"}, {Text: "plan nodes=3"}, {Text: "start n0"}, {Text: "timer n0 t0"},
+		{Text: "deliver n0->n1 prepare b=1.0"}, {Text: "lost n1->n0 promise b=1.0"},
+		{Text: "fault crash n2"}, {Text: "n1 decided 101"}, {Text: "violation agreement"},
+	}}
+	require.Equal(t, 5, EventLines(f))
+	require.Equal(t, "x.shrunk.trace", ShrunkPath("x.trace"))
+}
