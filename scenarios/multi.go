@@ -1,0 +1,519 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/faults"
+	"github.com/synod-sim/synod/paxos"
+	mp "github.com/synod-sim/synod/paxos/multipaxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// multiSpec is the shape of a Multi-Paxos scenario: the ranges its runs draw
+// cluster size, clients and faults from, the workload, and the timing.
+type multiSpec struct {
+	minNodes, maxNodes     int
+	minClients, maxClients int
+	ops                    int // the most operations a run draws, shared among the clients
+	keys, locks            int
+	think                  sim.Duration
+	faults                 faults.Limits
+	window                 sim.Duration // faults happen in [0, window), then heal
+	liveness               sim.Duration // after heal, every op outstanding then completes and the replicas converge within this
+	latency                sim.Latency
+	election               sim.Duration
+	heartbeat              sim.Duration
+	retry                  sim.Duration // client retry timeout
+	lease                  leaseMode
+	leaseDuration          sim.Duration
+	readPct                int          // share of key-value commands that are reads; 0 means the client's default
+	readers                int          // the first clients only read
+	opsExact               bool         // every run issues exactly ops operations, heal or not (benchmarks)
+	clockSteps             int          // with clock skew on: up to this many clock steps (NTP-style jumps) within the skew bound
+	leaderCuts             int          // up to this many times, cut the current leader off from the other replicas...
+	leaderCutMax           sim.Duration // ...for up to this long
+}
+
+type leaseMode uint8
+
+const (
+	leaseOff   leaseMode = iota
+	leaseOn              // every run reads under leases
+	leaseSwarm           // leases on in half the runs
+)
+
+// linBudget bounds the wall-clock time of one run's linearizability check. A
+// check that runs out is inconclusive, never a pass.
+const linBudget = 2 * time.Second
+
+func init() {
+	msgFaults := faults.Limits{MaxDrop: 150_000, MaxDup: 200_000, TailMax: 60 * sim.Millisecond}
+	base := multiSpec{
+		minNodes: 3, maxNodes: 5, minClients: 2, maxClients: 5, ops: 400, keys: 3,
+		think: 10 * sim.Millisecond, window: 1500 * sim.Millisecond, liveness: 3 * sim.Second,
+		latency: defaultLatency, election: 100 * sim.Millisecond, heartbeat: 25 * sim.Millisecond,
+		retry: 100 * sim.Millisecond, leaseDuration: sim.Second,
+	}
+	register := func(name, summary string, edit func(*multiSpec)) {
+		spec := base
+		edit(&spec)
+		multiSpecs[name] = spec
+		Register(&Scenario{Name: name, Summary: summary, Run: func(src sim.Source, opts Options) Result {
+			return runMulti(spec, src, opts)
+		}})
+	}
+	register("multi/kv", "3-5 replicas, 2-5 clients on a KV store, lossy network: drops, duplicates, long delays", func(s *multiSpec) {
+		s.faults = msgFaults
+		s.faults.Families = faults.Loss | faults.Duplicate | faults.Delay
+	})
+	register("multi/kv-partition", "3-6 replicas, KV clients, Jepsen partition shapes come and go", func(s *multiSpec) {
+		s.maxNodes = 6
+		s.faults = faults.Limits{Families: faults.Partition, MaxParts: 4, PartMax: 600 * sim.Millisecond}
+	})
+	register("multi/kv-crash", "3-5 replicas, KV clients, replicas crash and restart from disk", func(s *multiSpec) {
+		s.faults = faults.Limits{Families: faults.Crash, MaxCrashes: 5, DownMax: 400 * sim.Millisecond}
+	})
+	register("multi/lock", "3-5 replicas, 3-6 clients on a lock service with fencing tokens; crashes, partitions, loss", func(s *multiSpec) {
+		s.keys, s.locks, s.minClients, s.maxClients = 0, 2, 3, 6
+		s.faults = msgFaults
+		s.faults.Families, s.faults.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate, true
+		s.faults.MaxCrashes, s.faults.DownMax = 3, 300*sim.Millisecond
+		s.faults.MaxParts, s.faults.PartMax = 3, 400*sim.Millisecond
+	})
+	register("multi/leader-churn", "3-5 replicas, the leader is cut off again and again, replicas crash, messages are lost", func(s *multiSpec) {
+		s.election = 50 * sim.Millisecond
+		s.heartbeat = 15 * sim.Millisecond
+		// The leader cuts are the only partitions: a random partition's
+		// heal would end a leader cut early.
+		s.faults = msgFaults
+		s.faults.Families = faults.Crash | faults.Loss
+		s.faults.MaxCrashes, s.faults.DownMax = 6, 200*sim.Millisecond
+		s.faults.MaxDrop = 50_000
+		s.leaderCuts, s.leaderCutMax = 5, 400*sim.Millisecond
+	})
+	register("multi/lease", "3-5 replicas read under leader leases while clocks drift and step within their bounds; leaders are cut off for long spans", func(s *multiSpec) {
+		// One client only reads: it stays with whichever replica answers
+		// it, as a cache or a dashboard would.
+		s.keys, s.minClients, s.maxClients, s.readPct, s.readers = 2, 2, 5, 50, 1
+		// Clocks drift by up to 30% here: far beyond real quartz, which
+		// only widens the margin a correct lease keeps, and makes a lease
+		// that trusts the clocks fail within a few hundred seeds.
+		s.lease, s.leaseDuration = leaseOn, 500*sim.Millisecond
+		s.election, s.heartbeat, s.retry = 100*sim.Millisecond, 50*sim.Millisecond, 50*sim.Millisecond
+		s.window = 3 * sim.Second
+		// The leader cuts are the only partitions: a random partition's
+		// heal would end a leader cut early.
+		s.faults = faults.Limits{Families: faults.ClockSkew, SkewMax: 25 * sim.Millisecond, DriftMaxPPM: 300_000}
+		s.clockSteps = 6
+		s.leaderCuts, s.leaderCutMax = 2, 1500*sim.Millisecond
+	})
+	swarm := msgFaults
+	swarm.Families, swarm.Swarm = faults.AllFamilies, true
+	swarm.MaxCrashes, swarm.DownMax = 4, 300*sim.Millisecond
+	swarm.MaxParts, swarm.PartMax = 3, 500*sim.Millisecond
+	swarm.SkewMax, swarm.DriftMaxPPM = 50*sim.Millisecond, 100_000
+	register("multi/swarm", "3-7 replicas, KV and lock clients, leases in half the runs, every fault family swarm-selected per seed", func(s *multiSpec) {
+		s.maxNodes, s.maxClients, s.locks = 7, 6, 2
+		s.lease, s.clockSteps = leaseSwarm, 3
+		s.faults = swarm
+	})
+
+	RegisterHunt(BugHunt{Bug: "skip-phase1", Scenario: "multi/leader-churn", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "no-gap-fill", Scenario: "multi/leader-churn", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "stale-leader-read", Scenario: "multi/leader-churn", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "no-dedup", Scenario: "multi/kv", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "even-quorum", Scenario: "multi/kv-partition", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "lease-ignores-skew", Scenario: "multi/lease", Seeds: 50_000})
+}
+
+// multiRun is one run of a Multi-Paxos scenario in progress.
+type multiRun struct {
+	spec     multiSpec
+	w        *sim.World[mp.Msg]
+	replicas int
+	clients  int
+	chk      *checker.MultiLog[mp.Command]
+	found    *checker.Violation
+
+	clientsDone  int    // clients whose every operation returned
+	doneSeen     []bool // by client
+	linChecked   bool   // the history was checked (once every client was done)
+	inconclusive string
+	artifacts    map[string][]byte
+}
+
+// multiSpecs are the registered Multi-Paxos scenarios' shapes, for tests
+// that vary one.
+var multiSpecs = map[string]multiSpec{}
+
+func runMulti(spec multiSpec, src sim.Source, opts Options) Result {
+	return runMultiWith(spec, src, opts, nil)
+}
+
+// runMultiWith runs a Multi-Paxos scenario and, when the run ends without
+// a panic, hands the finished run to inspect (tests read its history).
+func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*multiRun)) (res Result) {
+	src = recorded(src, opts)
+	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
+	clients := int(sim.Between(src, uint64(spec.minClients), uint64(spec.maxClients)))
+	plan := faults.Draw(src, spec.faults)
+	lease := spec.lease == leaseOn || (spec.lease == leaseSwarm && sim.Chance(src, sim.RateScale/2))
+	cfg := mp.Config{
+		Replicas: n, Keys: spec.keys, Locks: spec.locks, Bugs: opts.Bugs,
+		ElectionTimeout: paxos.Duration(spec.election), Heartbeat: paxos.Duration(spec.heartbeat),
+		Retransmit: paxos.Duration(2 * spec.heartbeat),
+	}
+	if lease {
+		// The lease's margins are the clock bounds the fault plan keeps to.
+		cfg.Lease = mp.Lease{Duration: paxos.Duration(spec.leaseDuration),
+			DriftMaxPPM: int64(spec.faults.DriftMaxPPM), SkewMax: paxos.Duration(spec.faults.SkewMax)}
+	}
+	// The workload size is drawn too, smallest at the plain outcome, so that
+	// a shrinker can make a failing run's history short.
+	opsMax := max(1, spec.ops/clients)
+	ops := int(sim.Between(src, 1, uint64(opsMax)))
+	if spec.opsExact {
+		ops = opsMax
+	}
+	// Clients pause for window/opsMax on average, so that the largest
+	// workload spans the fault window instead of finishing before the faults
+	// begin. The pause does not depend on the workload drawn: a smaller
+	// workload is a prefix of a larger one.
+	think := max(spec.think, 2*spec.window/sim.Duration(opsMax))
+	until := paxos.Time(spec.window)
+	if spec.opsExact {
+		until = 0
+	}
+	ccfg := mp.ClientConfig{Replicas: n, Retry: paxos.Duration(spec.retry),
+		Workload: mp.Workload{Ops: ops, Keys: spec.keys, Locks: spec.locks, Think: paxos.Duration(think), ReadPct: spec.readPct,
+			// Clients stop issuing at the heal: the liveness phase waits
+			// for the operations outstanding then, as the issue asks.
+			Until: until}}
+	res.Params = fmt.Sprintf("replicas=%d clients=%d ops=%d lease=%v %v", n, clients, ops*clients, lease, plan)
+
+	newNode := func(env *sim.Env[mp.Msg]) sim.Node[mp.Msg] {
+		e := envAdapter[mp.Msg]{env}
+		if int(env.ID()) < n {
+			return nodeAdapter[mp.Msg, *mp.Server]{mp.NewServer(e, cfg)}
+		}
+		c := ccfg
+		if int(env.ID())-n < spec.readers {
+			c.Workload.ReadPct = 100
+		}
+		return nodeAdapter[mp.Msg, *mp.Client]{mp.NewClient(e, c)}
+	}
+	w := sim.NewWorld(n+clients, src, newNode)
+	w.Net.Latency = spec.latency
+	if opts.Trace {
+		res.Trace = w.Trace()
+	}
+	r := &multiRun{spec: spec, w: w, replicas: n, clients: clients, chk: checker.NewMultiLog[mp.Command](n), doneSeen: make([]bool, clients)}
+	defer guard(w, &res, &r.found)
+	w.AfterStep = r.afterStep
+
+	nodes := make([]sim.NodeID, n)
+	for i := range nodes {
+		nodes[i] = sim.NodeID(i)
+	}
+	heal := sim.Time(spec.window)
+	w.Note(func() string { return "plan " + res.Params })
+	faults.Schedule(w, src, plan, nodes, 0, heal)
+	if plan.Families&faults.ClockSkew != 0 {
+		scheduleClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, heal)
+	}
+	r.scheduleLeaderCuts(src, heal)
+	w.Boot()
+	phases(w, &r.found, heal, spec.liveness, r.done, r.stuck)
+	res.Events, res.Digest, res.Violation = w.Events(), w.Digest(), r.found
+	res.Inconclusive, res.Artifacts = r.inconclusive, r.artifacts
+	if inspect != nil {
+		inspect(r)
+	}
+	return res
+}
+
+// afterStep feeds what a replica reported during its step to the log checker.
+func (r *multiRun) afterStep(id sim.NodeID) {
+	if int(id) >= r.replicas {
+		r.clientStepped(id)
+		return
+	}
+	srv, ok := protocolOf[mp.Msg, *mp.Server](r.w.Node(id))
+	if !ok {
+		return
+	}
+	node := paxos.NodeID(id)
+	at := int64(r.w.Now())
+	for _, ev := range srv.TakeEvents() {
+		var v *checker.Violation
+		switch ev.Kind {
+		case mp.EvStart:
+			r.chk.Restarted(node)
+		case mp.EvDecided:
+			first := uint64(ev.Slot) > r.chk.Slots()
+			v = r.chk.Decided(node, uint64(ev.Slot), ev.Ballot, ev.Cmd, at)
+			if first && r.w.Tracing() {
+				r.w.Note(func() string {
+					return fmt.Sprintf("slot %d decided %v (first learned by n%d, ballot %v)", ev.Slot, ev.Cmd, id, ev.Ballot)
+				})
+			}
+		case mp.EvApplied:
+			v = r.chk.Applied(node, uint64(ev.Slot), ev.Cmd, ev.Outcome == mp.Executed, at)
+			if v == nil && ev.Cmd.Op == mp.OpAcquire && ev.Outcome == mp.Executed && ev.Result.OK {
+				v = r.chk.Granted(node, uint64(ev.Slot), int(ev.Cmd.Key), ev.Result.Token, at)
+			}
+		case mp.EvLeader:
+			if r.w.Tracing() {
+				r.w.Note(func() string {
+					return fmt.Sprintf("n%d leads at ballot %v, recovering slots up to %d", id, ev.Ballot, ev.Slot)
+				})
+			}
+		case mp.EvLeaseRead:
+			if r.w.Tracing() {
+				r.w.Note(func() string {
+					return fmt.Sprintf("n%d answers %v locally at ballot %v (applied through slot %d): %q", id, ev.Cmd, ev.Ballot, ev.Slot, ev.Result.Value)
+				})
+			}
+		}
+		if v != nil && r.found == nil {
+			r.found = v
+			r.w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
+		}
+	}
+}
+
+func (r *multiRun) server(i int) *mp.Server {
+	s, _ := protocolOf[mp.Msg, *mp.Server](r.w.Node(sim.NodeID(i)))
+	return s
+}
+
+func (r *multiRun) client(i int) *mp.Client {
+	c, _ := protocolOf[mp.Msg, *mp.Client](r.w.Node(sim.NodeID(r.replicas + i)))
+	return c
+}
+
+// done is the liveness goal: no client operation waits for its reply (clients
+// issue nothing new after the heal), and every replica is up and has applied
+// the whole decided log.
+func (r *multiRun) done() bool {
+	for i := 0; i < r.clients; i++ {
+		if c := r.client(i); c == nil || !c.Done() {
+			return false
+		}
+	}
+	top := mp.Slot(0)
+	for i := 0; i < r.replicas; i++ {
+		s := r.server(i)
+		if s == nil {
+			return false
+		}
+		top = max(top, s.Commit())
+	}
+	for i := 0; i < r.replicas; i++ {
+		if r.server(i).Applied() < top {
+			return false
+		}
+	}
+	return true
+}
+
+// stuck says what the liveness phase still waited for.
+func (r *multiRun) stuck() string {
+	var parts []string
+	for i := 0; i < r.clients; i++ {
+		c := r.client(i)
+		if call, ok := c.Waiting(); ok {
+			parts = append(parts, fmt.Sprintf("client %d waits for %v since t=%dµs", r.replicas+i, call.Cmd, call.Call))
+		}
+	}
+	top := mp.Slot(0)
+	for i := 0; i < r.replicas; i++ {
+		if s := r.server(i); s != nil {
+			top = max(top, s.Commit())
+		}
+	}
+	var lag []string
+	for i := 0; i < r.replicas; i++ {
+		s := r.server(i)
+		switch {
+		case s == nil:
+			lag = append(lag, fmt.Sprintf("n%d down", i))
+		case s.Applied() < top:
+			lag = append(lag, fmt.Sprintf("n%d (%s) applied %d of %d", i, s.Role(), s.Applied(), top))
+		}
+	}
+	if len(lag) > 0 {
+		parts = append(parts, "replicas behind: "+strings.Join(lag, ", "))
+	}
+	if len(parts) == 0 {
+		return "the run did not finish"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clientStepped checks the clients' history as soon as the last client is
+// done: a run whose history is not linearizable stops there, so its trace
+// (and its shrunk trace) ends where the evidence is complete.
+func (r *multiRun) clientStepped(id sim.NodeID) {
+	c, ok := protocolOf[mp.Msg, *mp.Client](r.w.Node(id))
+	if !ok || !c.Done() || r.linChecked {
+		return
+	}
+	// A client is done for good once its last op returned: count it once.
+	if r.doneSeen[int(id)-r.replicas] {
+		return
+	}
+	r.doneSeen[int(id)-r.replicas] = true
+	r.clientsDone++
+	if r.clientsDone < r.clients {
+		return
+	}
+	r.linChecked = true
+	if r.found == nil {
+		r.linearizable()
+	}
+}
+
+// linearizable checks the clients' history: the key-value operations and the
+// lock operations, each against its porcupine model.
+func (r *multiRun) linearizable() {
+	h := r.history()
+	var checks []func(*checker.History, time.Duration) checker.LinResult
+	if r.spec.keys > 0 {
+		checks = append(checks, checker.CheckKV)
+	}
+	if r.spec.locks > 0 {
+		checks = append(checks, checker.CheckLock)
+	}
+	for _, check := range checks {
+		switch lin := check(h, linBudget); lin.Verdict {
+		case checker.LinOk:
+			continue
+		case checker.LinIllegal:
+			v := lin.Violation()
+			r.found = v
+			if html, err := lin.HTML(); err == nil {
+				r.artifacts = map[string][]byte{"history.html": html}
+			}
+			r.w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
+		default:
+			r.inconclusive = "linearizability: " + lin.Message
+		}
+		return
+	}
+}
+
+// history is every client operation so far, in porcupine's terms: clients
+// are numbered by node id, an operation without a reply never returned.
+func (r *multiRun) history() *checker.History {
+	h := &checker.History{}
+	for i := 0; i < r.clients; i++ {
+		id := r.replicas + i
+		c := r.client(i)
+		if c == nil {
+			continue
+		}
+		for _, call := range c.Calls() {
+			op := h.Call(id, int64(call.Call), historyInput(call.Cmd, id))
+			if call.Returned {
+				h.Return(op, int64(call.Return), checker.Output{Value: call.Result.Value, OK: call.Result.OK, Token: call.Result.Token})
+			}
+		}
+	}
+	return h
+}
+
+func historyInput(c mp.Command, owner int) checker.Input {
+	switch c.Op {
+	case mp.OpGet:
+		return checker.Get(mp.KeyName(c.Key))
+	case mp.OpPut:
+		return checker.Put(mp.KeyName(c.Key), c.Value)
+	case mp.OpAppend:
+		return checker.Append(mp.KeyName(c.Key), c.Value)
+	case mp.OpCAS:
+		return checker.CAS(mp.KeyName(c.Key), c.Old, c.Value)
+	case mp.OpAcquire:
+		return checker.Acquire(mp.LockName(c.Key), owner)
+	case mp.OpRelease:
+		return checker.Release(mp.LockName(c.Key), owner)
+	}
+	panic("scenarios: client issued " + c.Op.String() + " (" + strconv.Itoa(int(c.Op)) + ")")
+}
+
+// scheduleClockSteps makes up to max clocks step (as NTP does when it finds a
+// clock far off) to a new offset within ±skew, at random times before heal.
+// The fault plan set every clock's offset and drift at the start; a step
+// keeps the drift. A lease must survive a step of 2*skew in either direction.
+func scheduleClockSteps(w *sim.World[mp.Msg], src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, heal sim.Time) {
+	if max == 0 || skew == 0 {
+		return
+	}
+	steps := int(sim.Between(src, 0, uint64(max)))
+	for i := 0; i < steps; i++ {
+		id := nodes[src.Choose(uint64(len(nodes)))]
+		at := sim.Time(src.Choose(uint64(heal)))
+		offset := sim.Duration(sim.Between(src, 0, 2*uint64(skew))) - skew
+		w.At(at, fmt.Sprintf("clock n%d steps to offset %dµs", id, offset), func() {
+			c := w.ClockOf(id)
+			c.Offset = offset
+			w.SetClock(id, c)
+		})
+	}
+}
+
+// scheduleLeaderCuts cuts whichever replica leads at the time off from the
+// other replicas (clients still reach it), up to spec.leaderCuts times before
+// heal, one cut at a time: Jepsen's "partition the primary". Random
+// partitions seldom single out the leader for long, and it is the leader
+// that a deposed-leader or lease bug needs cut off.
+func (r *multiRun) scheduleLeaderCuts(src sim.Source, heal sim.Time) {
+	if r.spec.leaderCuts == 0 {
+		return
+	}
+	cuts := int(sim.Between(src, 0, uint64(r.spec.leaderCuts)))
+	at := sim.Time(0)
+	for i := 0; i < cuts; i++ {
+		at += sim.Time(src.Choose(uint64(heal)/uint64(cuts) + 1))
+		span := sim.Time(sim.Between(src, uint64(r.spec.leaderCutMax/10), uint64(r.spec.leaderCutMax)))
+		if at >= heal {
+			break
+		}
+		end := min(at+span, heal)
+		victim := sim.NodeID(-1)
+		r.w.At(at, "cut the leader off", func() {
+			victim = r.leader()
+			r.cutLinks(victim, false)
+		})
+		r.w.At(end, "leader cut heals", func() { r.cutLinks(victim, true) })
+		at = end
+	}
+}
+
+// leader is the replica leading at the highest ballot, or -1.
+func (r *multiRun) leader() sim.NodeID {
+	best, who := paxos.Ballot{}, sim.NodeID(-1)
+	for i := 0; i < r.replicas; i++ {
+		if s := r.server(i); s != nil && s.IsLeader() && best.Less(s.Ballot()) {
+			best, who = s.Ballot(), sim.NodeID(i)
+		}
+	}
+	return who
+}
+
+func (r *multiRun) cutLinks(victim sim.NodeID, ok bool) {
+	if victim < 0 {
+		return
+	}
+	for i := 0; i < r.replicas; i++ {
+		r.w.Net.SetLink(victim, sim.NodeID(i), ok)
+		r.w.Net.SetLink(sim.NodeID(i), victim, ok)
+	}
+	if !ok && r.w.Tracing() {
+		r.w.Note(func() string { return fmt.Sprintf("n%d cut off from the other replicas", victim) })
+	}
+}

@@ -1,0 +1,222 @@
+package scenarios
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// multiBugs are the Multi-Paxos entries of the catalogue.
+var multiBugs = []string{"skip-phase1", "no-gap-fill", "stale-leader-read", "no-dedup", "even-quorum", "lease-ignores-skew"}
+
+// firstFailingSeed searches seeds 1..limit on every core and returns the
+// lowest that breaks an invariant (0 if none): the same answer as a serial
+// search, found sooner.
+func firstFailingSeed(s *Scenario, bugs paxos.Bugs, limit uint64) uint64 {
+	var next atomic.Uint64
+	var best atomic.Uint64
+	best.Store(limit + 1)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seed := next.Add(1)
+				if seed > limit || seed >= best.Load() {
+					return
+				}
+				if res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs}); res.Violation != nil {
+					for {
+						b := best.Load()
+						if seed >= b || best.CompareAndSwap(b, seed) {
+							break
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if b := best.Load(); b <= limit {
+		return b
+	}
+	return 0
+}
+
+// Every Multi-Paxos bug of the catalogue is found by its hunt scenario within
+// the hunt's seed bound; the failing run's trace, written and read back,
+// replays to the same violation; a linearizability violation comes with
+// porcupine's view of the history.
+func TestMultiBugsAreFoundAndReplay(t *testing.T) {
+	for _, name := range multiBugs {
+		t.Run(name, func(t *testing.T) {
+			info, ok := paxos.LookupBug(name)
+			require.True(t, ok)
+			h, ok := HuntFor(name)
+			require.True(t, ok, "no hunt registered for %s", name)
+			require.True(t, strings.HasPrefix(h.Scenario, "multi/"))
+			require.LessOrEqual(t, h.Seeds, 50_000)
+			s, err := Lookup(h.Scenario)
+			require.NoError(t, err)
+
+			seed := firstFailingSeed(s, info.Bug, uint64(h.Seeds))
+			require.NotZero(t, seed, "%s not found by %s in %d seeds", name, h.Scenario, h.Seeds)
+			found := s.Run(sim.NewPRNG(seed), Options{Bugs: info.Bug})
+			t.Logf("%s: %s seed %d (%s): %v", name, h.Scenario, seed, found.Params, found.Violation)
+			if found.Violation.Kind == "linearizability" {
+				require.Contains(t, found.Artifacts, "history.html")
+				require.Contains(t, string(found.Artifacts["history.html"]), "<html")
+			}
+
+			traced := s.Run(sim.NewPRNG(seed), Options{Bugs: info.Bug, Trace: true})
+			require.True(t, SameViolation(found.Violation, traced.Violation), "tracing changed the run: %v", traced.Violation)
+			var buf bytes.Buffer
+			require.NoError(t, TraceFile(s.Name, seed, info.Bug, traced).Write(&buf))
+			file, err := sim.ReadFile(&buf)
+			require.NoError(t, err)
+			rep, err := Replay(file)
+			require.NoError(t, err)
+			require.Empty(t, rep.Divergence)
+			require.True(t, SameViolation(found.Violation, rep.Result.Violation), "replay: %v, want %v", rep.Result.Violation, found.Violation)
+			require.Equal(t, found.Digest, rep.Result.Digest)
+		})
+	}
+}
+
+// The correct protocol survives multi/swarm: every fault family, leases in
+// half the runs, 3 to 7 replicas. SYNOD_SEEDS (or -synod.seeds) runs more.
+func TestCorrectMultiPaxosSurvivesSwarm(t *testing.T) {
+	first, count := seedRange(t, 3000)
+	s, err := Lookup("multi/swarm")
+	require.NoError(t, err)
+	sw := &Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}
+	sum := sw.Run()
+	require.Equal(t, count, sum.Runs)
+	for _, f := range sum.Failures {
+		t.Fatalf("multi/swarm seed %d: %v%s", f.Seed, f.Violation, reproduce(t, s, f.Seed, 0))
+	}
+	for _, f := range sum.Inconclusive {
+		t.Fatalf("multi/swarm seed %d: inconclusive: %s", f.Seed, f.Inconclusive)
+	}
+}
+
+// Every Multi-Paxos scenario gives the same digest for the same seed, with
+// or without a trace, and a sweep's digest does not depend on the workers or
+// GOMAXPROCS.
+func TestMultiScenariosAreDeterministic(t *testing.T) {
+	var multis []*Scenario
+	for _, s := range All() {
+		if strings.HasPrefix(s.Name, "multi/") {
+			multis = append(multis, s)
+		}
+	}
+	require.Len(t, multis, 7)
+	for _, s := range multis {
+		for seed := uint64(1); seed <= 5; seed++ {
+			a := s.Run(sim.NewPRNG(seed), Options{Bugs: paxos.StaleLeaderRead})
+			b := s.Run(sim.NewPRNG(seed), Options{Bugs: paxos.StaleLeaderRead})
+			c := s.Run(sim.NewPRNG(seed), Options{Bugs: paxos.StaleLeaderRead, Trace: true})
+			require.Equal(t, a.Digest, b.Digest, "%s seed %d", s.Name, seed)
+			require.Equal(t, a.Events, b.Events, "%s seed %d", s.Name, seed)
+			require.Equal(t, a.Digest, c.Digest, "%s seed %d: tracing changed the run", s.Name, seed)
+			require.True(t, SameViolation(a.Violation, c.Violation))
+		}
+	}
+	digest := func(workers, procs int) uint64 {
+		old := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(old)
+		return (&Sweep{Scenarios: multis, First: 1, Count: 30, Workers: workers}).Run().Digest
+	}
+	want := digest(1, 1)
+	require.Equal(t, want, digest(3, 2))
+}
+
+// A crash restarts a replica from its disk: it replays its decided log, and
+// every replica ends with the same applied log (the scenario's liveness goal
+// includes convergence).
+func TestMultiCrashScenarioConverges(t *testing.T) {
+	spec := multiSpecs["multi/kv-crash"]
+	for seed := uint64(1); seed <= 50; seed++ {
+		var top []uint64
+		res := runMultiWith(spec, sim.NewPRNG(seed), Options{}, func(r *multiRun) {
+			for i := 0; i < r.replicas; i++ {
+				top = append(top, uint64(r.server(i).Applied()))
+			}
+		})
+		require.Nil(t, res.Violation, "seed %d", seed)
+		for _, a := range top {
+			require.Equal(t, top[0], a, "seed %d: replicas applied %v", seed, top)
+		}
+	}
+}
+
+// longHistory is the client history of a multi/swarm run made to issue
+// exactly n operations.
+func longHistory(t testing.TB, n int, seed uint64) *checker.History {
+	spec := multiSpecs["multi/swarm"]
+	spec.ops, spec.opsExact = n, true
+	spec.liveness = 60 * sim.Second // the whole workload runs on after the heal
+	var h *checker.History
+	res := runMultiWith(spec, sim.NewPRNG(seed), Options{}, func(r *multiRun) { h = r.history() })
+	require.Nil(t, res.Violation)
+	require.Empty(t, res.Inconclusive)
+	require.GreaterOrEqual(t, h.Len(), n*9/10)
+	return h
+}
+
+// The histories the scenarios make are checked well within the budget: a
+// 1,000-operation history from a faulty swarm run is decided (linearizable)
+// in well under a second.
+func TestLinearizabilityOfALongHistory(t *testing.T) {
+	h := longHistory(t, 1000, 7)
+	start := time.Now()
+	kv := checker.CheckKV(h, 10*time.Second)
+	lock := checker.CheckLock(h, 10*time.Second)
+	took := time.Since(start)
+	require.Equal(t, checker.LinOk, kv.Verdict, kv.Message)
+	require.Equal(t, checker.LinOk, lock.Verdict, lock.Message)
+	t.Logf("%d operations checked in %v", h.Len(), took)
+}
+
+// BenchmarkMultiPaxos measures seeds and events per second on multi/swarm,
+// on one goroutine: a sweep runs one of these per core.
+func BenchmarkMultiPaxos(b *testing.B) {
+	s, err := Lookup("multi/swarm")
+	require.NoError(b, err)
+	var events uint64
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		res := s.Run(sim.NewPRNG(uint64(i)+1), Options{})
+		if res.Violation != nil {
+			b.Fatalf("seed %d: %v", i+1, res.Violation)
+		}
+		events += res.Events
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "seeds/s")
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(events)/float64(b.N), "events/seed")
+}
+
+// BenchmarkMultiLinearizability measures the check of the longest histories
+// the scenarios make: 1,000 operations of KV and lock clients.
+func BenchmarkMultiLinearizability(b *testing.B) {
+	h := longHistory(b, 1000, 7)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if checker.CheckKV(h, 10*time.Second).Verdict != checker.LinOk || checker.CheckLock(h, 10*time.Second).Verdict != checker.LinOk {
+			b.Fatal("history not linearizable")
+		}
+	}
+	b.ReportMetric(float64(h.Len()), "ops")
+}
