@@ -103,14 +103,16 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 	for i, part := range parts {
 		left := time.Until(deadline)
 		verdict := porcupine.Unknown
-		var info porcupine.LinearizationInfo
 		if left > 0 {
-			verdict, info = porcupine.CheckOperationsVerbose(model, part, left)
+			// The plain check keeps no partial linearizations; only an
+			// illegal partition pays for the verbose one that explains it.
+			verdict = porcupine.CheckOperationsTimeout(model, part, left)
 		}
 		switch verdict {
 		case porcupine.Ok:
 			continue
 		case porcupine.Illegal:
+			_, info := porcupine.CheckOperationsVerbose(model, part, 0)
 			res.Verdict = LinIllegal
 			res.Message, res.at = explainIllegal(model, noun, part, info.PartialLinearizations()[0])
 			return res

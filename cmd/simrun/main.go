@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
@@ -33,6 +34,12 @@ commands:
 `
 
 func main() {
+	// Runs allocate short-lived worlds by the million and keep little alive:
+	// trading memory for fewer collections is worth a quarter of a sweep's
+	// time. GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
