@@ -69,6 +69,13 @@ type violationJSON struct {
 	ShrinkError   string  `json:"shrink_error,omitempty"`
 }
 
+// shrinkMax bounds how many failures -shrink minimizes: a broken protocol
+// fails thousands of seeds, and the first few shrunk traces tell the story.
+const shrinkMax = 10
+
+// printMax bounds how many failures the text report shows in full.
+const printMax = 10
+
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	scenarioList := fs.String("scenario", "", "comma-separated scenarios (default: every scenario, or the one that finds -bug)")
@@ -78,7 +85,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	bugName := fs.String("bug", "", "switch on a catalogued bug (simrun bugs lists them)")
 	outDir := fs.String("out", "failures", "directory for the traces of failing seeds")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
-	maxTraces := fs.Int("traces", 10, "write traces for at most this many failing seeds")
+	maxTraces := fs.Int("traces", 0, "write traces for at most this many failing seeds (0: every failing seed)")
 	quiet := fs.Bool("q", false, "no progress line")
 	shardFlag := fs.String("shard", "", "run only shard I of N (1 <= I <= N) of the seed range: a contiguous block of it, so N machines cover the range exactly once")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
@@ -150,7 +157,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	for i, f := range sum.Failures {
 		v := violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: f.Violation.Kind, Message: f.Violation.Message, Time: f.Violation.Time}
-		if i < *maxTraces {
+		if *maxTraces <= 0 || i < *maxTraces {
 			var err error
 			if f.Divergence != nil {
 				err = writeDivergence(&v, *outDir, f.Divergence)
@@ -160,7 +167,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			if err != nil {
 				return exitUsage, err
 			}
-			if *doShrink && f.Divergence == nil {
+			if *doShrink && f.Divergence == nil && i < shrinkMax {
 				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
 			}
 		}
@@ -317,14 +324,17 @@ func parseShard(s string) (i, n uint64, err error) {
 }
 
 func printReport(out io.Writer, rep runReport) {
-	untraced := 0
+	shown, traced := 0, 0
 	for _, v := range rep.Violations {
-		if v.Trace == "" {
-			untraced++
+		if v.Trace != "" {
+			traced++
+		}
+		if shown == printMax {
 			continue
 		}
+		shown++
 		fmt.Fprintf(out, "FAIL %s seed %d: %s violation at t=%dµs: %s\n", v.Scenario, v.Seed, v.Kind, v.Time, v.Message)
-		{
+		if v.Trace != "" {
 			fmt.Fprintf(out, "     trace:  %s\n     replay: %s\n     test:   %s\n", v.Trace, v.Replay, v.GoTest)
 			for _, a := range v.Artifacts {
 				fmt.Fprintf(out, "     also:   %s\n", a)
@@ -337,8 +347,11 @@ func printReport(out io.Writer, rep runReport) {
 			}
 		}
 	}
-	if untraced > 0 {
-		fmt.Fprintf(out, "... and %d more failing seeds (-json lists them all; -traces N writes more traces)\n", untraced)
+	if more := len(rep.Violations) - shown; more > 0 {
+		fmt.Fprintf(out, "... and %d more failing seeds (-json lists them all)\n", more)
+	}
+	if traced > shown {
+		fmt.Fprintf(out, "traces of all %d traced failing seeds are in %s\n", traced, filepath.Dir(rep.Violations[0].Trace))
 	}
 	for _, v := range rep.Inconclusive {
 		fmt.Fprintf(out, "INCONCLUSIVE %s seed %d: %s\n", v.Scenario, v.Seed, v.Message)
