@@ -30,9 +30,12 @@ type multiSpec struct {
 	retry                  sim.Duration // client retry timeout
 	lease                  leaseMode
 	leaseDuration          sim.Duration
+	leaseMin               sim.Duration // when set, a run draws its lease from [leaseMin, leaseDuration] and scales its timing to it (see scaleToLease)
 	readPct                int          // share of key-value commands that are reads; 0 means the client's default
 	readers                int          // the first clients only read
 	opsExact               bool         // every run issues exactly ops operations, heal or not (benchmarks)
+	fixedThink             bool         // clients pause up to think, however many clients and operations the run draws
+	timedWorkload          bool         // clients issue operations until a drawn time in the window, not a drawn number of them
 	clockSteps             int          // with clock skew on: up to this many clock steps (NTP-style jumps) within the skew bound
 	leaderCuts             int          // up to this many times, cut the current leader off from the other replicas...
 	leaderCutMax           sim.Duration // ...for up to this long
@@ -95,21 +98,36 @@ func init() {
 		s.faults.MaxDrop = 50_000
 		s.leaderCuts, s.leaderCutMax = 5, 400*sim.Millisecond
 	})
-	register("multi/lease", "3-5 replicas read under leader leases while clocks drift and step within their bounds; leaders are cut off for long spans", func(s *multiSpec) {
+	register("multi/lease", "3-5 replicas read under 250-500ms leader leases while clocks drift and step within their bounds; leaders are cut off for long spans", func(s *multiSpec) {
 		// One client only reads: it stays with whichever replica answers
 		// it, as a cache or a dashboard would.
 		s.keys, s.minClients, s.maxClients, s.readPct, s.readers = 2, 2, 5, 50, 1
 		// Clocks drift by up to 30% here: far beyond real quartz, which
 		// only widens the margin a correct lease keeps, and makes a lease
 		// that trusts the clocks fail within a few hundred seeds.
-		s.lease, s.leaseDuration = leaseOn, 500*sim.Millisecond
+		//
+		// The lease is drawn, 250ms at the plain outcome, and the timing
+		// below (given for a 500ms lease) scales with it: heartbeat,
+		// election, retry, skew, leader cuts, the fault window. The story
+		// of a lease bug — a leader cut off, a new leader elected once the
+		// followers' grants ran out, a write there, a stale read from the
+		// deposed leader whose slow clock says its lease still runs — takes
+		// about one and a half leases, and clients act at their own pace,
+		// which does not scale, so with the shortest lease it takes the
+		// fewest client operations. Clients pause up to 100ms whatever the
+		// workload, and stop at a drawn time rather than after a drawn
+		// number of operations: a shrinker that lowers that time cuts the
+		// history right after the stale read without moving anything that
+		// happened before it.
+		s.lease, s.leaseDuration, s.leaseMin = leaseOn, 500*sim.Millisecond, 250*sim.Millisecond
+		s.think, s.fixedThink, s.timedWorkload = 100*sim.Millisecond, true, true
 		s.election, s.heartbeat, s.retry = 100*sim.Millisecond, 50*sim.Millisecond, 50*sim.Millisecond
 		s.window = 3 * sim.Second
 		// The leader cuts are the only partitions: a random partition's
 		// heal would end a leader cut early.
 		s.faults = faults.Limits{Families: faults.ClockSkew, SkewMax: 25 * sim.Millisecond, DriftMaxPPM: 300_000}
 		s.clockSteps = 6
-		s.leaderCuts, s.leaderCutMax = 2, 1500*sim.Millisecond
+		s.leaderCuts, s.leaderCutMax = 6, 1500*sim.Millisecond
 	})
 	swarm := msgFaults
 	swarm.Families, swarm.Swarm = faults.AllFamilies, true
@@ -122,7 +140,7 @@ func init() {
 		s.faults = swarm
 	})
 
-	RegisterHunt(BugHunt{Bug: "skip-phase1", Scenario: "multi/leader-churn", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "skip-phase1", Scenario: "multi/kv-partition", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "no-gap-fill", Scenario: "multi/leader-churn", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "stale-leader-read", Scenario: "multi/leader-churn", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "no-dedup", Scenario: "multi/kv", Seeds: 50_000})
@@ -160,6 +178,9 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	src = recorded(src, opts)
 	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
 	clients := int(sim.Between(src, uint64(spec.minClients), uint64(spec.maxClients)))
+	if spec.leaseMin > 0 {
+		spec = scaleToLease(spec, src)
+	}
 	plan := faults.Draw(src, spec.faults)
 	lease := spec.lease == leaseOn || (spec.lease == leaseSwarm && sim.Chance(src, sim.RateScale/2))
 	cfg := mp.Config{
@@ -173,27 +194,44 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 			DriftMaxPPM: int64(spec.faults.DriftMaxPPM), SkewMax: paxos.Duration(spec.faults.SkewMax)}
 	}
 	// The workload size is drawn too, smallest at the plain outcome, so that
-	// a shrinker can make a failing run's history short.
+	// a shrinker can make a failing run's history short: a number of
+	// operations per client or, with timedWorkload, the time at which the
+	// clients stop issuing them (any number of operations up to opsMax).
 	opsMax := max(1, spec.ops/clients)
-	ops := int(sim.Between(src, 1, uint64(opsMax)))
-	if spec.opsExact {
-		ops = opsMax
+	ops, until := opsMax, paxos.Time(spec.window)
+	var workload string
+	switch {
+	case spec.timedWorkload:
+		until = paxos.Time(sim.Between(src, 1, uint64(spec.window/sim.Millisecond)) * uint64(sim.Millisecond))
+		workload = fmt.Sprintf("ops<=%d until=%dms", ops*clients, until/paxos.Time(sim.Millisecond))
+	case spec.opsExact:
+		sim.Between(src, 1, uint64(opsMax)) // drawn and not used, so that the runs stay what they were
+		until = 0
+		workload = fmt.Sprintf("ops=%d", ops*clients)
+	default:
+		ops = int(sim.Between(src, 1, uint64(opsMax)))
+		workload = fmt.Sprintf("ops=%d", ops*clients)
 	}
 	// Clients pause for window/opsMax on average, so that the largest
 	// workload spans the fault window instead of finishing before the faults
 	// begin. The pause does not depend on the workload drawn: a smaller
-	// workload is a prefix of a larger one.
+	// workload is a prefix of a larger one. It does depend on the number of
+	// clients, unless fixedThink holds it at think.
 	think := max(spec.think, 2*spec.window/sim.Duration(opsMax))
-	until := paxos.Time(spec.window)
-	if spec.opsExact {
-		until = 0
+	if spec.fixedThink {
+		think = spec.think
 	}
 	ccfg := mp.ClientConfig{Replicas: n, Retry: paxos.Duration(spec.retry),
 		Workload: mp.Workload{Ops: ops, Keys: spec.keys, Locks: spec.locks, Think: paxos.Duration(think), ReadPct: spec.readPct,
-			// Clients stop issuing at the heal: the liveness phase waits
-			// for the operations outstanding then, as the issue asks.
+			// Clients stop issuing at the heal (or before, at the drawn
+			// time): the liveness phase waits for the operations
+			// outstanding then, as the issue asks.
 			Until: until}}
-	res.Params = fmt.Sprintf("replicas=%d clients=%d ops=%d lease=%v %v", n, clients, ops*clients, lease, plan)
+	leaseParam := "false"
+	if lease {
+		leaseParam = fmt.Sprintf("%dms", spec.leaseDuration/sim.Millisecond)
+	}
+	res.Params = fmt.Sprintf("replicas=%d clients=%d %s lease=%s %v", n, clients, workload, leaseParam, plan)
 
 	newNode := func(env *sim.Env[mp.Msg]) sim.Node[mp.Msg] {
 		e := envAdapter[mp.Msg]{env}
@@ -234,6 +272,34 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 		inspect(r)
 	}
 	return res
+}
+
+// leaseSteps is how many steps a drawn lease takes from leaseMin to
+// leaseDuration: few, so that a shrinker tries each of them.
+const leaseSteps = 8
+
+// scaleToLease draws the run's lease duration from leaseMin up to
+// leaseDuration, the shortest at the plain outcome, and scales to it the
+// spans a lease story is made of (see withLease).
+func scaleToLease(spec multiSpec, src sim.Source) multiSpec {
+	k := sim.Duration(sim.Between(src, 0, leaseSteps))
+	return withLease(spec, spec.leaseMin+k*(spec.leaseDuration-spec.leaseMin)/leaseSteps)
+}
+
+// withLease is spec with lease d: the heartbeat, the election timeout, the
+// client retry, the clock skew bound, the longest leader cut and the fault
+// window keep the ratio to the lease that spec gives them at leaseDuration
+// (clock drift is a ratio already). Client think times and network latency
+// do not scale, so a short lease tells the same story as a long one in fewer
+// heartbeats and fewer client operations.
+func withLease(spec multiSpec, d sim.Duration) multiSpec {
+	full := spec.leaseDuration
+	scale := func(x sim.Duration) sim.Duration { return sim.Duration(int64(x) * int64(d) / int64(full)) }
+	spec.leaseDuration = d
+	spec.heartbeat, spec.election, spec.retry = scale(spec.heartbeat), scale(spec.election), scale(spec.retry)
+	spec.faults.SkewMax, spec.leaderCutMax = scale(spec.faults.SkewMax), scale(spec.leaderCutMax)
+	spec.window = scale(spec.window)
+	return spec
 }
 
 // afterStep feeds what a replica reported during its step to the log checker.

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/paxos"
+	mp "github.com/synod-sim/synod/paxos/multipaxos"
 	"github.com/synod-sim/synod/sim"
 )
 
@@ -158,6 +160,84 @@ func TestMultiCrashScenarioConverges(t *testing.T) {
 		for _, a := range top {
 			require.Equal(t, top[0], a, "seed %d: replicas applied %v", seed, top)
 		}
+	}
+}
+
+// multi/lease draws its lease, the shortest at the plain outcome, and scales
+// its timing with it. At every lease it draws, a correct leader's lease
+// (shortened for drift and skew) outlasts a heartbeat round trip, so the
+// correct protocol does serve reads under leases and not only configures
+// them.
+func TestLeaseScenarioScalesToTheDrawnLease(t *testing.T) {
+	spec := multiSpecs["multi/lease"]
+	require.Positive(t, spec.leaseMin)
+	for k := sim.Duration(0); k <= leaseSteps; k++ {
+		d := spec.leaseMin + k*(spec.leaseDuration-spec.leaseMin)/leaseSteps
+		s := withLease(spec, d)
+		require.Equal(t, d, s.leaseDuration)
+		for _, pair := range [][2]sim.Duration{{s.heartbeat, spec.heartbeat}, {s.election, spec.election}, {s.retry, spec.retry},
+			{s.faults.SkewMax, spec.faults.SkewMax}, {s.leaderCutMax, spec.leaderCutMax}, {s.window, spec.window}} {
+			require.Equal(t, int64(pair[1])*int64(d)/int64(spec.leaseDuration), int64(pair[0]), "lease %v", d)
+		}
+		l := mp.Lease{Duration: paxos.Duration(d), DriftMaxPPM: int64(s.faults.DriftMaxPPM), SkewMax: paxos.Duration(s.faults.SkewMax)}
+		require.Greater(t, l.Guard(0), paxos.Duration(s.heartbeat+2*s.latency.Max), "lease %v", d)
+	}
+	require.Equal(t, spec.leaseDuration, withLease(spec, spec.leaseDuration).leaseDuration)
+
+	s, err := Lookup("multi/lease")
+	require.NoError(t, err)
+	plain := s.Run(&sim.Replay{}, Options{})
+	require.Contains(t, plain.Params, "lease=250ms")
+	local := map[string]int{}
+	for seed := uint64(1); seed <= 30; seed++ {
+		res := s.Run(sim.NewPRNG(seed), Options{Trace: true})
+		require.Nil(t, res.Violation, "seed %d", seed)
+		lease := strings.Fields(res.Params)[4]
+		for _, l := range res.Trace.Lines() {
+			if strings.Contains(l.Text, " locally at ballot ") {
+				local[lease]++
+			}
+		}
+	}
+	require.Positive(t, local["lease=250ms"], "lease reads by lease drawn: %v", local)
+	require.Positive(t, local["lease=500ms"], "lease reads by lease drawn: %v", local)
+}
+
+// With a timed workload the clients stop at a drawn time: a run that stops
+// them earlier is the same run up to then. A shrinker lowering that time cuts
+// the history after the violation without moving anything before it.
+func TestTimedWorkloadStopsWithoutMovingTheRun(t *testing.T) {
+	s, err := Lookup("multi/lease")
+	require.NoError(t, err)
+	require.True(t, multiSpecs["multi/lease"].timedWorkload)
+	for seed := uint64(1); seed <= 5; seed++ {
+		full := s.Run(sim.NewPRNG(seed), Options{Trace: true})
+		lines := full.Trace.Lines()
+		// The first line drew the replicas, the clients, the lease and the
+		// time the clients stop (in ms, from 1).
+		require.Equal(t, "begin", lines[0].Text)
+		require.Len(t, lines[0].Choices, 4)
+		vals := consumed(full.Trace.Choices())
+		require.Equal(t, lines[0].Choices, vals[:4])
+		vals[3] /= 2
+		stop := sim.Time(vals[3]+1) * sim.Time(sim.Millisecond)
+		short := s.Run(&sim.Replay{Values: vals}, Options{Trace: true})
+		require.Nil(t, short.Violation, "seed %d", seed)
+		before := func(ls []sim.Line) []sim.Line {
+			var out []sim.Line
+			for _, l := range ls[1:] { // not the begin line: its choices differ
+				if l.At < stop && !strings.HasPrefix(l.Text, "plan ") {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+		a, b := before(lines), before(short.Trace.Lines())
+		require.NotEmpty(t, a)
+		require.True(t, slices.EqualFunc(a, b, func(x, y sim.Line) bool {
+			return x.At == y.At && x.Text == y.Text && slices.Equal(x.Choices, y.Choices)
+		}), "seed %d: the run changed before the clients stopped at %dµs", seed, stop)
+		require.LessOrEqual(t, short.Events, full.Events, "seed %d", seed)
 	}
 }
 
