@@ -1,12 +1,9 @@
 package scenarios
 
 import (
-	"bytes"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,84 +14,6 @@ import (
 	mp "github.com/synod-sim/synod/paxos/multipaxos"
 	"github.com/synod-sim/synod/sim"
 )
-
-// multiBugs are the Multi-Paxos entries of the catalogue.
-var multiBugs = []string{"skip-phase1", "no-gap-fill", "stale-leader-read", "no-dedup", "even-quorum", "lease-ignores-skew"}
-
-// firstFailingSeed searches seeds 1..limit on every core and returns the
-// lowest that breaks an invariant (0 if none): the same answer as a serial
-// search, found sooner.
-func firstFailingSeed(s *Scenario, bugs paxos.Bugs, limit uint64) uint64 {
-	var next atomic.Uint64
-	var best atomic.Uint64
-	best.Store(limit + 1)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				seed := next.Add(1)
-				if seed > limit || seed >= best.Load() {
-					return
-				}
-				if res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs}); res.Violation != nil {
-					for {
-						b := best.Load()
-						if seed >= b || best.CompareAndSwap(b, seed) {
-							break
-						}
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if b := best.Load(); b <= limit {
-		return b
-	}
-	return 0
-}
-
-// Every Multi-Paxos bug of the catalogue is found by its hunt scenario within
-// the hunt's seed bound; the failing run's trace, written and read back,
-// replays to the same violation; a linearizability violation comes with
-// porcupine's view of the history.
-func TestMultiBugsAreFoundAndReplay(t *testing.T) {
-	for _, name := range multiBugs {
-		t.Run(name, func(t *testing.T) {
-			info, ok := paxos.LookupBug(name)
-			require.True(t, ok)
-			h, ok := HuntFor(name)
-			require.True(t, ok, "no hunt registered for %s", name)
-			require.True(t, strings.HasPrefix(h.Scenario, "multi/"))
-			require.LessOrEqual(t, h.Seeds, 50_000)
-			s, err := Lookup(h.Scenario)
-			require.NoError(t, err)
-
-			seed := firstFailingSeed(s, info.Bug, uint64(h.Seeds))
-			require.NotZero(t, seed, "%s not found by %s in %d seeds", name, h.Scenario, h.Seeds)
-			found := s.Run(sim.NewPRNG(seed), Options{Bugs: info.Bug})
-			t.Logf("%s: %s seed %d (%s): %v", name, h.Scenario, seed, found.Params, found.Violation)
-			if found.Violation.Kind == "linearizability" {
-				require.Contains(t, found.Artifacts, "history.html")
-				require.Contains(t, string(found.Artifacts["history.html"]), "<html")
-			}
-
-			traced := s.Run(sim.NewPRNG(seed), Options{Bugs: info.Bug, Trace: true})
-			require.True(t, SameViolation(found.Violation, traced.Violation), "tracing changed the run: %v", traced.Violation)
-			var buf bytes.Buffer
-			require.NoError(t, TraceFile(s.Name, seed, info.Bug, traced).Write(&buf))
-			file, err := sim.ReadFile(&buf)
-			require.NoError(t, err)
-			rep, err := Replay(file)
-			require.NoError(t, err)
-			require.Empty(t, rep.Divergence)
-			require.True(t, SameViolation(found.Violation, rep.Result.Violation), "replay: %v, want %v", rep.Result.Violation, found.Violation)
-			require.Equal(t, found.Digest, rep.Result.Digest)
-		})
-	}
-}
 
 // The correct protocol survives multi/swarm: every fault family, leases in
 // half the runs, 3 to 7 replicas. SYNOD_SEEDS (or -synod.seeds) runs more.
