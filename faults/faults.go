@@ -21,6 +21,7 @@ type Target interface {
 	At(t sim.Time, label string, fn func())
 	Network() *sim.Network
 	SetClock(id sim.NodeID, c sim.Clock)
+	ClockOf(id sim.NodeID) sim.Clock
 }
 
 // Family is a kind of fault that a plan can switch on or off as a whole.
@@ -302,4 +303,25 @@ func shuffled(src sim.Source, nodes []sim.NodeID) []sim.NodeID {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+// ClockSteps schedules up to max clock steps in [0, heal): a node's clock
+// jumps to a new offset within the skew bound, as NTP does when it steps
+// rather than slews. Schedule only sets clocks once, and a lease protocol
+// must also survive a clock that jumps by 2*skew.
+func ClockSteps(t Target, src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, heal sim.Time) {
+	if max == 0 || skew == 0 {
+		return
+	}
+	steps := int(sim.Between(src, 0, uint64(max)))
+	for i := 0; i < steps; i++ {
+		id := nodes[src.Choose(uint64(len(nodes)))]
+		at := sim.Time(src.Choose(uint64(heal)))
+		offset := sim.Duration(sim.Between(src, 0, 2*uint64(skew))) - skew
+		t.At(at, fmt.Sprintf("clock n%d steps to offset %dµs", id, offset), func() {
+			c := t.ClockOf(id)
+			c.Offset = offset
+			t.SetClock(id, c)
+		})
+	}
 }

@@ -261,7 +261,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	w.Note(func() string { return "plan " + res.Params })
 	faults.Schedule(w, src, plan, nodes, 0, heal)
 	if plan.Families&faults.ClockSkew != 0 {
-		scheduleClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, heal)
+		faults.ClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, heal)
 	}
 	r.scheduleLeaderCuts(src, heal)
 	w.Boot()
@@ -509,27 +509,6 @@ func historyInput(c mp.Command, owner int) checker.Input {
 		return checker.Release(mp.LockName(c.Key), owner)
 	}
 	panic("scenarios: client issued " + c.Op.String() + " (" + strconv.Itoa(int(c.Op)) + ")")
-}
-
-// scheduleClockSteps makes up to max clocks step (as NTP does when it finds a
-// clock far off) to a new offset within ±skew, at random times before heal.
-// The fault plan set every clock's offset and drift at the start; a step
-// keeps the drift. A lease must survive a step of 2*skew in either direction.
-func scheduleClockSteps(w *sim.World[mp.Msg], src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, heal sim.Time) {
-	if max == 0 || skew == 0 {
-		return
-	}
-	steps := int(sim.Between(src, 0, uint64(max)))
-	for i := 0; i < steps; i++ {
-		id := nodes[src.Choose(uint64(len(nodes)))]
-		at := sim.Time(src.Choose(uint64(heal)))
-		offset := sim.Duration(sim.Between(src, 0, 2*uint64(skew))) - skew
-		w.At(at, fmt.Sprintf("clock n%d steps to offset %dµs", id, offset), func() {
-			c := w.ClockOf(id)
-			c.Offset = offset
-			w.SetClock(id, c)
-		})
-	}
 }
 
 // scheduleLeaderCuts cuts whichever replica leads at the time off from the
