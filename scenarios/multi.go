@@ -253,10 +253,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	defer guard(w, &res, &r.found)
 	w.AfterStep = r.afterStep
 
-	nodes := make([]sim.NodeID, n)
-	for i := range nodes {
-		nodes[i] = sim.NodeID(i)
-	}
+	nodes := nodeIDs(n)
 	heal := sim.Time(spec.window)
 	w.Note(func() string { return "plan " + res.Params })
 	faults.Schedule(w, src, plan, nodes, 0, heal)

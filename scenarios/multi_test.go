@@ -18,18 +18,7 @@ import (
 // The correct protocol survives multi/swarm: every fault family, leases in
 // half the runs, 3 to 7 replicas. SYNOD_SEEDS (or -synod.seeds) runs more.
 func TestCorrectMultiPaxosSurvivesSwarm(t *testing.T) {
-	first, count := seedRange(t, 3000)
-	s, err := Lookup("multi/swarm")
-	require.NoError(t, err)
-	sw := &Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}
-	sum := sw.Run()
-	require.Equal(t, count, sum.Runs)
-	for _, f := range sum.Failures {
-		t.Fatalf("multi/swarm seed %d: %v%s", f.Seed, f.Violation, reproduce(t, s, f.Seed, 0))
-	}
-	for _, f := range sum.Inconclusive {
-		t.Fatalf("multi/swarm seed %d: inconclusive: %s", f.Seed, f.Inconclusive)
-	}
+	requireSweepPasses(t, "multi/swarm", 3000)
 }
 
 // Every Multi-Paxos scenario gives the same digest for the same seed, with

@@ -79,3 +79,12 @@ func recorded(src sim.Source, opts Options) sim.Source {
 	}
 	return src
 }
+
+// nodeIDs lists nodes 0..n-1: the replicas a fault plan may touch.
+func nodeIDs(n int) []sim.NodeID {
+	out := make([]sim.NodeID, n)
+	for i := range out {
+		out[i] = sim.NodeID(i)
+	}
+	return out
+}

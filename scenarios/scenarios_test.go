@@ -62,16 +62,24 @@ func TestScenarioSeeds(t *testing.T) {
 // The correct protocol survives thousands of swarm seeds with every fault
 // family in play.
 func TestCorrectSingleDecreeSurvivesSwarm(t *testing.T) {
-	first, count := seedRange(t, 20000)
-	s, err := Lookup("single/swarm")
+	requireSweepPasses(t, "single/swarm", 20000)
+}
+
+// requireSweepPasses runs a scenario over -synod.seeds seeds (def by
+// default) on every core and fails with the reproduction of the first
+// failing seed.
+func requireSweepPasses(t *testing.T, name string, def uint64) {
+	first, count := seedRange(t, def)
+	s, err := Lookup(name)
 	require.NoError(t, err)
-	sw := &Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}
-	sum := sw.Run()
+	sum := (&Sweep{Scenarios: []*Scenario{s}, First: first, Count: count}).Run()
 	require.Equal(t, count, sum.Runs)
 	for _, f := range sum.Failures {
-		t.Fatalf("single/swarm seed %d: %v%s", f.Seed, f.Violation, reproduce(t, s, f.Seed, 0))
+		t.Fatalf("%s seed %d: %v%s", name, f.Seed, f.Violation, reproduce(t, s, f.Seed, 0))
 	}
-	require.Empty(t, sum.Inconclusive)
+	for _, f := range sum.Inconclusive {
+		t.Fatalf("%s seed %d: inconclusive: %s%s", name, f.Seed, f.Inconclusive, reproduce(t, s, f.Seed, 0))
+	}
 }
 
 func TestSameSeedSameDigest(t *testing.T) {

@@ -127,10 +127,7 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 		}
 	}
 
-	nodes := make([]sim.NodeID, n)
-	for i := range nodes {
-		nodes[i] = sim.NodeID(i)
-	}
+	nodes := nodeIDs(n)
 	heal := sim.Time(spec.window)
 	w.Note(func() string { return "plan " + res.Params })
 	faults.Schedule(w, src, plan, nodes, 0, heal)
