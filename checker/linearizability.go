@@ -94,6 +94,9 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 		// hang a sweep.
 		panic(fmt.Sprintf("checker: linearizability budget %v must be positive", budget))
 	}
+	// The one wall clock in the checker, and justified: this check runs
+	// after the simulation has ended, porcupine only takes a time budget,
+	// and running out is reported as inconclusive, never as a pass.
 	deadline := time.Now().Add(budget)
 	history := porcupineOps(h, keep)
 	res := LinResult{Verdict: LinOk, model: model, history: history, budget: budget}
