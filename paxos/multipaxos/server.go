@@ -533,13 +533,23 @@ func (s *Server) onPrepare(from paxos.NodeID, m Msg) {
 	s.send(from, Msg{Type: MsgPromise, Ballot: m.Ballot, Slot: m.Slot, Commit: s.commit, Entries: entries})
 }
 
+// admit refuses a leader's message below this replica's promise with a
+// nack, and otherwise adopts the ballot and follows its leader: the common
+// prologue of everything a leader sends in phase 2.
+func (s *Server) admit(from paxos.NodeID, b paxos.Ballot) bool {
+	if b.Less(s.promised) {
+		s.send(from, Msg{Type: MsgNack, Ballot: b, Promised: s.promised})
+		return false
+	}
+	s.adopt(b)
+	s.follow(b)
+	return true
+}
+
 func (s *Server) onAccept(from paxos.NodeID, m Msg) {
-	if m.Ballot.Less(s.promised) {
-		s.send(from, Msg{Type: MsgNack, Ballot: m.Ballot, Promised: s.promised})
+	if !s.admit(from, m.Ballot) {
 		return
 	}
-	s.adopt(m.Ballot)
-	s.follow(m.Ballot)
 	e := s.entry(m.Slot)
 	if m.Ballot.Less(e.accBallot) {
 		s.fail(m.Slot, "accepting at %v after accepting at %v", m.Ballot, e.accBallot)
@@ -564,12 +574,9 @@ func (s *Server) onAccept(from paxos.NodeID, m Msg) {
 }
 
 func (s *Server) onHeartbeat(from paxos.NodeID, m Msg) {
-	if m.Ballot.Less(s.promised) {
-		s.send(from, Msg{Type: MsgNack, Ballot: m.Ballot, Promised: s.promised})
+	if !s.admit(from, m.Ballot) {
 		return
 	}
-	s.adopt(m.Ballot)
-	s.follow(m.Ballot)
 	if s.cfg.Lease.Duration > 0 {
 		s.grant(m.Ballot)
 		s.send(from, Msg{Type: MsgHeartbeatAck, Ballot: m.Ballot, Stamp: m.Stamp})
