@@ -127,9 +127,51 @@ func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v pa
 			"%d is chosen at ballot %v (a majority accepted it), but %d was chosen at ballot %v", v, b, c.chosenVal, c.chosenAt)}
 	}
 	if c.chosenAt.IsZero() || b.Less(c.chosenAt) {
+		// P2b, asked of every acceptance already made: the order in which
+		// two nodes' steps are observed must not decide whether a violation
+		// is seen (the exhaustive search explores one order of independent
+		// steps).
+		for _, o := range c.acceptances {
+			if b.Less(o.ballot) && o.value != v {
+				return &Violation{Kind: "chosen-value", Time: now, Message: fmt.Sprintf(
+					"%d is chosen at ballot %v, but %d was accepted at the higher ballot %v", v, b, o.value, o.ballot)}
+			}
+		}
 		c.chosenAt, c.chosenVal = b, v
 	}
 	return nil
+}
+
+// Clone returns an independent copy of the checker, history included: the
+// exhaustive search carries one per state.
+func (c *SingleDecree) Clone() *SingleDecree {
+	d := *c
+	d.nodes = slices.Clone(c.nodes)
+	d.acceptances = slices.Clone(c.acceptances)
+	return &d
+}
+
+// Fingerprint hashes everything the checker remembers that can change a
+// later verdict. Which node decided first only names a node in a message,
+// so it is left out, letting the search merge states that differ in it.
+func (c *SingleDecree) Fingerprint() uint64 {
+	h := paxos.Mix64(uint64(c.chosen) ^ uint64(c.decided)<<40 ^ 0xc4ec)
+	if c.chosenBy >= 0 {
+		h = paxos.Mix64(h ^ 1)
+	}
+	h = paxos.Mix64(h ^ uint64(c.chosenAt.Round)<<32 ^ uint64(uint32(c.chosenAt.Node)) ^ uint64(c.chosenVal)<<48)
+	for _, n := range c.nodes {
+		x := uint64(n.decision)<<1 ^ uint64(n.promised.Round)<<32 ^ uint64(uint32(n.promised.Node))<<16
+		if n.everDecided {
+			x ^= 1
+		}
+		h = paxos.Mix64(h ^ x)
+	}
+	var sum uint64 // acceptances are a set: hash them in any order
+	for _, a := range c.acceptances {
+		sum += paxos.Mix64(paxos.Mix64(paxos.Mix64(uint64(a.ballot.Round)<<32^uint64(uint32(a.ballot.Node)))^uint64(a.value)) ^ a.by)
+	}
+	return paxos.Mix64(h + sum)
 }
 
 // AllDecided reports whether every node has decided at least once.

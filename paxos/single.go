@@ -50,9 +50,9 @@ func (m Msg) String() string {
 
 // Timers of a single-decree node.
 const (
-	timerPropose TimerID = iota // start or retry a proposal
-	timerLearn                  // ask peers for the decision
-	timerSync                   // deferred sync (bug no-persist only)
+	TimerPropose TimerID = iota // start or retry a proposal
+	TimerLearn                  // ask peers for the decision
+	TimerSync                   // deferred sync (bug no-persist only)
 )
 
 // Durable records an acceptor and proposer write to disk.
@@ -173,23 +173,23 @@ func (s *Single) Start() {
 		return
 	}
 	if s.cfg.Propose != 0 {
-		s.env.SetTimer(timerPropose, between(s.env, 0, s.cfg.RetryBase))
+		s.env.SetTimer(TimerPropose, between(s.env, 0, s.cfg.RetryBase))
 	}
-	s.env.SetTimer(timerLearn, s.cfg.LearnEvery)
+	s.env.SetTimer(TimerLearn, s.cfg.LearnEvery)
 }
 
 func (s *Single) Timeout(t TimerID) {
 	switch t {
-	case timerPropose:
+	case TimerPropose:
 		if !s.decided {
 			s.propose()
 		}
-	case timerLearn:
+	case TimerLearn:
 		if !s.decided {
 			s.broadcast(Msg{Type: MsgQuery})
-			s.env.SetTimer(timerLearn, s.cfg.LearnEvery)
+			s.env.SetTimer(TimerLearn, s.cfg.LearnEvery)
 		}
-	case timerSync:
+	case TimerSync:
 		if s.dirty {
 			s.env.Storage().Sync()
 			s.dirty = false
@@ -236,7 +236,7 @@ func (s *Single) persist(rec any) {
 	if s.cfg.Bugs.Has(NoPersist) {
 		if !s.dirty {
 			s.dirty = true
-			s.env.SetTimer(timerSync, 5*Millisecond)
+			s.env.SetTimer(TimerSync, 5*Millisecond)
 		}
 		return
 	}
@@ -260,7 +260,7 @@ func (s *Single) propose() {
 	s.attempts++
 	// Exponential randomized backoff, capped, so dueling proposers settle.
 	span := s.cfg.RetryBase << min(s.attempts, 5)
-	s.env.SetTimer(timerPropose, between(s.env, 2*s.cfg.RetryBase, 2*s.cfg.RetryBase+span))
+	s.env.SetTimer(TimerPropose, between(s.env, 2*s.cfg.RetryBase, 2*s.cfg.RetryBase+span))
 	s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot})
 }
 
@@ -377,6 +377,50 @@ func (s *Single) decide(v Value) {
 	s.decided, s.decision = true, v
 	s.env.Storage().Append(decisionRecord{V: v})
 	s.env.Storage().Sync()
-	s.env.CancelTimer(timerPropose)
-	s.env.CancelTimer(timerLearn)
+	s.env.CancelTimer(TimerPropose)
+	s.env.CancelTimer(TimerLearn)
 }
+
+// Clone returns an independent copy of the node bound to env: the
+// exhaustive search steps copies and keeps the originals.
+func (s *Single) Clone(env Env[Msg]) *Single {
+	c := *s // every field is a value: the vote table is an array
+	c.env = env
+	return &c
+}
+
+// Fingerprint hashes every field that can change what the node does next,
+// for the exhaustive search's visited set. A field left out here would let
+// the search merge two states that behave differently, so the soundness
+// test (scenarios) continues pairs of equal fingerprints and compares them.
+func (s *Single) Fingerprint() uint64 {
+	h := Mix64(s.promised.hash() ^ 0x51)
+	h = Mix64(h ^ s.accepted.hash())
+	h = Mix64(h ^ uint64(s.acceptedVal))
+	h = Mix64(h ^ uint64(s.round)<<32 ^ uint64(s.phase)<<8 ^ uint64(s.attempts)<<16 ^ b2u(s.dirty) ^ b2u(s.decided)<<1)
+	h = Mix64(h ^ s.ballot.hash())
+	h = Mix64(h ^ s.promises)
+	h = Mix64(h ^ s.highAcc.hash())
+	h = Mix64(h ^ uint64(s.highVal))
+	h = Mix64(h ^ uint64(s.decision))
+	for _, v := range s.votes {
+		h = Mix64(h ^ v.ballot.hash())
+		h = Mix64(h ^ uint64(v.value) ^ v.from<<8 ^ uint64(v.msgs)<<56)
+	}
+	return h
+}
+
+func (b Ballot) hash() uint64 { return Mix64(uint64(b.Round)<<32 ^ uint64(uint32(b.Node))) }
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Hash methods let the exhaustive search fingerprint a disk.
+func (r promiseRecord) Hash() uint64  { return Mix64(0x01 ^ r.B.hash()) }
+func (r acceptRecord) Hash() uint64   { return Mix64(Mix64(0x02^r.B.hash()) ^ uint64(r.V)) }
+func (r roundRecord) Hash() uint64    { return Mix64(0x03 ^ uint64(r.R)<<8) }
+func (r decisionRecord) Hash() uint64 { return Mix64(0x04 ^ uint64(r.V)<<8) }

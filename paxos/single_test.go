@@ -91,7 +91,7 @@ func TestOneProposerIsDecidedEverywhere(t *testing.T) {
 		}
 		return SingleConfig{}
 	})
-	c.nodes[0].Timeout(timerPropose)
+	c.nodes[0].Timeout(TimerPropose)
 	c.deliverAll()
 	for i, n := range c.nodes {
 		v, ok := n.Decision()
@@ -135,7 +135,7 @@ func TestNewProposerAdoptsTheHighestAcceptedValue(t *testing.T) {
 	// The first attempt is refused (ballot 1.0 is below both promises); the
 	// nacks teach the proposer a high enough round for the second.
 	for attempt := 0; attempt < 2; attempt++ {
-		c.nodes[0].Timeout(timerPropose)
+		c.nodes[0].Timeout(TimerPropose)
 		c.deliverAll()
 	}
 	v, ok := c.nodes[0].Decision()

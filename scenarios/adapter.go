@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"github.com/synod-sim/synod/paxos"
 	"github.com/synod-sim/synod/sim"
 )
@@ -41,4 +43,29 @@ func (a nodeAdapter[M, N]) Timeout(t sim.TimerID)        { a.n.Timeout(paxos.Tim
 func protocolOf[M sim.Message, N protocolNode[M]](n sim.Node[M]) (N, bool) {
 	a, ok := n.(nodeAdapter[M, N])
 	return a.n, ok
+}
+
+// cloneable is a paxos state machine the exhaustive search can copy and
+// fingerprint (paxos declares the methods; sim.Cloner is their sim side).
+type cloneable[M any, N any] interface {
+	Clone(env paxos.Env[M]) N
+	Fingerprint() uint64
+}
+
+// Clone copies the state machine for the exhaustive search, bound to env.
+func (a nodeAdapter[M, N]) Clone(env *sim.Env[M]) sim.Node[M] {
+	c, ok := any(a.n).(cloneable[M, N])
+	if !ok {
+		panic(fmt.Sprintf("scenarios: %T cannot be cloned for exhaustive search", a.n))
+	}
+	return nodeAdapter[M, N]{c.Clone(envAdapter[M]{env})}
+}
+
+// Fingerprint hashes the state machine's state.
+func (a nodeAdapter[M, N]) Fingerprint() uint64 {
+	c, ok := any(a.n).(cloneable[M, N])
+	if !ok {
+		panic(fmt.Sprintf("scenarios: %T cannot be fingerprinted for exhaustive search", a.n))
+	}
+	return c.Fingerprint()
 }

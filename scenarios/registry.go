@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/explore"
 	"github.com/synod-sim/synod/paxos"
 	"github.com/synod-sim/synod/sim"
 )
@@ -17,6 +18,8 @@ import (
 type Options struct {
 	Bugs  paxos.Bugs
 	Trace bool // record a full trace (slow path: failing seeds, replay)
+	// Set overrides the scenario's declared parameters: "key=value,...".
+	Set string
 }
 
 // Result is the outcome of one run.
@@ -29,6 +32,9 @@ type Result struct {
 	Inconclusive string
 	// Params describes what the run drew (cluster size, fault families...).
 	Params string
+	// Settings are the parameter values the run used (Settings.String),
+	// for scenarios that declare parameters; trace headers record them.
+	Settings string
 	// Trace is the recorded trace when Options.Trace was set.
 	Trace *sim.Trace
 	// Artifacts are extra files worth keeping next to a failing trace, by
@@ -42,6 +48,12 @@ type Scenario struct {
 	Summary string
 	// Run executes one run whose every decision comes from src.
 	Run func(src sim.Source, opts Options) Result
+	// Params are the settings Options.Set may override.
+	Params []Param
+	// Machine, when set, builds the scenario's untimed world for the
+	// exhaustive search (simrun check): the same nodes and checkers Run
+	// steps, one enabled action per choice.
+	Machine func(opts Options) (explore.Machine, error)
 }
 
 var registry = map[string]*Scenario{}

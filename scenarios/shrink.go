@@ -134,22 +134,23 @@ func ShrinkFile(f *sim.File, opts ShrinkOptions) (*Shrunk, error) {
 		return nil, err
 	}
 	s, _ := Lookup(rep.Scenario)
-	return shrink(s, rep.Seed, rep.Bugs, f.Choices(), f, opts)
+	return shrink(s, rep.Seed, Options{Bugs: rep.Bugs, Set: rep.Set}, f.Choices(), f, opts)
 }
 
 // Shrink minimizes a failing run of a scenario, given as its choice list
 // (Trace.Choices of a traced run, or any list: it is replayed loosely).
 // seed is only carried into the trace header.
 func Shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, opts ShrinkOptions) (*Shrunk, error) {
-	return shrink(s, seed, bugs, choices, nil, opts)
+	return shrink(s, seed, Options{Bugs: bugs}, choices, nil, opts)
 }
 
-func shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, orig *sim.File, opts ShrinkOptions) (*Shrunk, error) {
+func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.File, opts ShrinkOptions) (*Shrunk, error) {
+	bugs := base.Bugs
 	start := time.Now()
 	if opts.Budget <= 0 {
 		opts.Budget = DefaultShrinkBudget
 	}
-	first := s.Run(&sim.Replay{Values: choices}, Options{Bugs: bugs, Trace: true})
+	first := s.Run(&sim.Replay{Values: choices}, Options{Bugs: bugs, Set: base.Set, Trace: true})
 	if first.Violation == nil {
 		if first.Inconclusive != "" {
 			return nil, fmt.Errorf("%s: the run is inconclusive (%s), not a violation: nothing to shrink", s.Name, first.Inconclusive)
@@ -164,7 +165,7 @@ func shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, orig *s
 		workers = runtime.GOMAXPROCS(0)
 	}
 	sh := &shrinker{
-		s: s, bugs: bugs, kind: first.Violation.Kind, opts: opts, workers: workers,
+		s: s, bugs: bugs, set: base.Set, kind: first.Violation.Kind, opts: opts, workers: workers,
 		// Keep a tenth of the budget for the final traced run.
 		deadline: start.Add(opts.Budget - opts.Budget/10), seen: map[uint64]bool{}, hseed: maphash.MakeSeed(),
 	}
@@ -172,7 +173,7 @@ func shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, orig *s
 	sh.improved = 0
 	fixpoint := sh.run()
 
-	final := s.Run(&sim.Replay{Values: sh.best}, Options{Bugs: bugs, Trace: true})
+	final := s.Run(&sim.Replay{Values: sh.best}, Options{Bugs: bugs, Set: base.Set, Trace: true})
 	if final.Violation == nil || final.Violation.Kind != sh.kind {
 		return nil, fmt.Errorf("%s: the shrunk run did not fail the same way when traced (got %v): the scenario is not deterministic", s.Name, final.Violation)
 	}
@@ -203,6 +204,7 @@ func consumed(cs []sim.Choice) []uint64 {
 type shrinker struct {
 	s        *Scenario
 	bugs     paxos.Bugs
+	set      string
 	kind     string
 	opts     ShrinkOptions
 	workers  int
@@ -321,7 +323,7 @@ func (sh *shrinker) runOne(c cand, limit int) (ok bool, events uint64, got []uin
 		src = &continued{vals: c.vals, more: c.more}
 	}
 	rec := &capped{Recorder: sim.Recorder{Inner: src}, max: limit}
-	res := sh.s.Run(rec, Options{Bugs: sh.bugs})
+	res := sh.s.Run(rec, Options{Bugs: sh.bugs, Set: sh.set})
 	if rec.overran || res.Violation == nil || res.Violation.Kind != sh.kind {
 		return false, 0, nil
 	}
@@ -442,7 +444,7 @@ func (sh *shrinker) scanDown(top func() int, build func(i int) []uint64) {
 func (sh *shrinker) keep(events uint64, vals []uint64) {
 	sh.best, sh.bestEvents = vals, events
 	sh.improved++
-	res := sh.s.Run(&sim.Replay{Values: vals}, Options{Bugs: sh.bugs, Trace: true})
+	res := sh.s.Run(&sim.Replay{Values: vals}, Options{Bugs: sh.bugs, Set: sh.set, Trace: true})
 	sh.setup, sh.lines = 0, nil
 	pos, booted := 0, false
 	for _, l := range res.Trace.Lines() {

@@ -26,6 +26,9 @@ func TraceFile(scenario string, seed uint64, bugs paxos.Bugs, res Result) *sim.F
 		{Key: "events", Value: strconv.FormatUint(res.Events, 10)},
 		{Key: "digest", Value: fmt.Sprintf("%016x", res.Digest)},
 	}}
+	if res.Settings != "" {
+		f.Header = append(f.Header, sim.Field{Key: "set", Value: res.Settings})
+	}
 	if v := res.Violation; v != nil {
 		f.Header = append(f.Header, sim.Field{Key: "violation", Value: v.Kind + ": " + v.Message})
 	}
@@ -53,6 +56,7 @@ type Replayed struct {
 	Scenario string
 	Seed     uint64
 	Bugs     paxos.Bugs
+	Set      string
 	Result   Result
 	// Divergence is empty when the re-execution matched the file event for
 	// event; otherwise it says where and how they first differ.
@@ -82,9 +86,13 @@ func Replay(f *sim.File) (*Replayed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace: seed %q is not a number", seedText)
 	}
+	set, _ := f.Get("set")
+	if _, err := s.ParseSettings(set); err != nil {
+		return nil, fmt.Errorf("trace: %v", err)
+	}
 	src := &sim.Replay{Values: f.Choices()}
-	res := s.Run(src, Options{Bugs: bugs, Trace: true})
-	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Result: res}
+	res := s.Run(src, Options{Bugs: bugs, Trace: true, Set: set})
+	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Set: set, Result: res}
 	out.Divergence = diverge(f, res.Trace.Lines(), src)
 	return out, nil
 }

@@ -1,5 +1,7 @@
 package sim
 
+import "fmt"
+
 // Disk is a node's simulated disk: an append-only log of records. Appends
 // are volatile until Sync; a crash keeps only the synced prefix, the way a
 // page cache loses what fsync never reached. Records are opaque to the
@@ -7,6 +9,9 @@ package sim
 type Disk struct {
 	records []any
 	synced  int
+	// shared marks records a snapshot of an untimed world also holds: the
+	// disk copies them before its first change.
+	shared bool
 
 	// Writes and Syncs count operations, for assertions and statistics.
 	Writes, Syncs uint64
@@ -14,6 +19,7 @@ type Disk struct {
 
 // Append writes a record; it is lost on crash unless a Sync follows.
 func (d *Disk) Append(r any) {
+	d.own()
 	d.records = append(d.records, r)
 	d.Writes++
 }
@@ -34,12 +40,35 @@ func (d *Disk) Unsynced() int { return len(d.records) - d.synced }
 // Rewrite replaces the whole log with recs, durably: how a node compacts a
 // long log into a snapshot.
 func (d *Disk) Rewrite(recs []any) {
+	d.own()
 	d.records = append(d.records[:0], recs...)
 	d.synced = len(d.records)
 	d.Syncs++
 }
 
 func (d *Disk) crash() {
+	d.own()
 	clear(d.records[d.synced:])
 	d.records = d.records[:d.synced]
+}
+
+func (d *Disk) own() {
+	if d.shared {
+		d.records = append(make([]any, 0, len(d.records)+4), d.records...)
+		d.shared = false
+	}
+}
+
+// hash fingerprints the disk for the exhaustive search: every record in
+// order, and how many of them are synced.
+func (d *Disk) hash() uint64 {
+	h := Mix64(uint64(d.synced) ^ 0xd15c)
+	for i, r := range d.records {
+		hr, ok := r.(Hashable)
+		if !ok {
+			panic(fmt.Sprintf("sim: disk record %d (%T) cannot be fingerprinted: exhaustive search needs a Hash method", i, r))
+		}
+		h = Mix64(h ^ hr.Hash())
+	}
+	return h
 }

@@ -75,6 +75,9 @@ type nodeSlot[M Message] struct {
 	timers [MaxTimers]uint32
 	disk   Disk
 	clock  Clock
+	// The untimed view's timers: which are armed, and how often each fired.
+	armed uint8
+	fired [MaxTimers]uint8
 }
 
 type action struct {
@@ -110,6 +113,8 @@ type World[M Message] struct {
 	AfterStep func(id NodeID)
 
 	stepping NodeID // node currently stepping, or -1
+
+	un *untimed[M] // the untimed view, when on (untimed.go)
 }
 
 // NewWorld builds a world of n nodes. Nodes are not started until Boot.
@@ -158,6 +163,10 @@ func (w *World[M]) start(id NodeID) {
 	}
 	s.up = true
 	s.timers = [MaxTimers]uint32{}
+	s.armed = 0
+	if w.un != nil {
+		w.un.hashOK[id], w.un.owned[id], w.un.actsOK = false, true, false
+	}
 	s.node = w.newNode(&s.env)
 	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfe)
 	if w.trace != nil {
@@ -230,6 +239,9 @@ func (w *World[M]) Crash(id NodeID) {
 	s.node = nil
 	s.epoch++
 	s.disk.crash()
+	if w.un != nil {
+		w.untimedCrash(id)
+	}
 	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfd)
 }
 
@@ -372,6 +384,10 @@ func (w *World[M]) send(from, to NodeID, m M) {
 	if int(to) < 0 || int(to) >= len(w.nodes) {
 		panic(fmt.Sprintf("sim: node %d sent to unknown node %d", from, to))
 	}
+	if w.un != nil {
+		w.untimedSend(from, to, m)
+		return
+	}
 	if to == from {
 		// A node's message to itself never touches the wire: no faults, no
 		// choices, delivered after the current step.
@@ -402,6 +418,11 @@ func (w *World[M]) setTimer(id NodeID, t TimerID, after Duration) {
 		panic(fmt.Sprintf("sim: node %d armed timer %d %d µs in the past", id, t, -after))
 	}
 	s := &w.nodes[id]
+	if w.un != nil {
+		s.armed |= 1 << t
+		w.un.actsOK = false
+		return
+	}
 	s.timers[t]++
 	slot := w.alloc()
 	w.slab[slot] = event[M]{kind: kindTimer, node: id, timer: t, epoch: s.epoch, gen: s.timers[t]}
@@ -431,10 +452,23 @@ func (e *Env[M]) Send(to NodeID, m M) { e.w.send(e.id, to, m) }
 func (e *Env[M]) SetTimer(t TimerID, d Duration) { e.w.setTimer(e.id, t, d) }
 
 // CancelTimer disarms timer t.
-func (e *Env[M]) CancelTimer(t TimerID) { e.w.nodes[e.id].timers[t]++ }
+func (e *Env[M]) CancelTimer(t TimerID) {
+	s := &e.w.nodes[e.id]
+	s.timers[t]++
+	if e.w.un != nil {
+		s.armed &^= 1 << t
+		e.w.un.actsOK = false
+	}
+}
 
 // Rand draws from the world's source: a value in [0, n).
-func (e *Env[M]) Rand(n uint64) uint64 { return e.w.src.Choose(n) }
+// In the untimed view it is always 0 and draws nothing (untimed.go says why).
+func (e *Env[M]) Rand(n uint64) uint64 {
+	if e.w.un != nil {
+		return 0
+	}
+	return e.w.src.Choose(n)
+}
 
 // Disk is this node's disk.
 func (e *Env[M]) Disk() *Disk { return &e.w.nodes[e.id].disk }

@@ -1,0 +1,171 @@
+package explore
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/synod-sim/synod/sim"
+)
+
+// Breadth first, level by level. Workers expand disjoint chunks of a level
+// against the visited set as it stood when the level began (read only), and
+// one merge then walks the children in frontier order, then action order:
+// so which state gets which id, where a state bound cuts, and which
+// violation is reported first are the same for any number of workers.
+
+type queued struct {
+	state State
+	id    uint32
+	again bool   // a re-expansion: explore todo only, with sleep set sleep
+	todo  uint64 //
+	sleep uint64
+}
+
+type child struct {
+	fp     uint64
+	sleep  uint64
+	state  State // nil when the visited set already covers the child
+	parent uint32
+	action int
+	err    error
+}
+
+func (s *search) bfs(machines []Machine) Result {
+	var r Result
+	m := machines[0]
+	rootID := s.add(m.Fingerprint(), 0, 0, 0)
+	level := []queued{{state: m.Save(), id: rootID}}
+	outs := make([][]child, len(machines))
+	for depth := 0; len(level) > 0; depth++ {
+		if s.overBudget() {
+			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+			return s.finish(&r)
+		}
+		if s.cfg.MaxDepth > 0 && depth >= s.cfg.MaxDepth {
+			r.Cut = fmt.Sprintf("the depth bound %d", s.cfg.MaxDepth)
+			return s.finish(&r)
+		}
+		s.stats.MaxDepth = depth
+		levelStart := uint32(len(s.sleep))
+		s.expandLevel(machines, level, outs)
+		var next []queued
+		for w := range outs {
+			for _, c := range outs[w] {
+				if c.action < 0 {
+					s.stats.Slept++
+					continue
+				}
+				s.stats.Transitions++
+				if c.err != nil {
+					r.Violation = c.err
+					r.Path = append(s.path(c.parent), uint64(c.action))
+					return s.finish(&r)
+				}
+				id, ok := s.seen.get(c.fp)
+				switch {
+				case !ok:
+					if s.stats.States >= s.cfg.MaxStates {
+						r.Cut = fmt.Sprintf("the state bound %d", s.cfg.MaxStates)
+						return s.finish(&r)
+					}
+					id = s.add(c.fp, c.sleep, c.parent, c.action)
+					next = append(next, queued{state: c.state, id: id})
+				case id >= levelStart:
+					s.sleep[id] &= c.sleep // not expanded yet: it will use the smaller set
+				default:
+					if todo := s.sleep[id] &^ c.sleep; todo != 0 && c.state != nil {
+						s.sleep[id] &= c.sleep
+						next = append(next, queued{state: c.state, id: id, again: true, todo: todo, sleep: c.sleep})
+					}
+				}
+			}
+			outs[w] = outs[w][:0]
+		}
+		level = next
+	}
+	r.Complete = true
+	return s.finish(&r)
+}
+
+// expandLevel fills outs[w] with the children of worker w's chunk; chunks
+// are contiguous and in order, so outs read in order is the level's order.
+func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child) {
+	w := len(machines)
+	if len(level) < 64 {
+		w = 1
+	}
+	chunk := (len(level) + w - 1) / w
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		lo, hi := k*chunk, min((k+1)*chunk, len(level))
+		if lo >= hi {
+			continue
+		}
+		expand := func() {
+			for _, q := range level[lo:hi] {
+				outs[k] = s.expand(machines[k], q, outs[k])
+			}
+		}
+		if w == 1 {
+			expand()
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); expand() }()
+	}
+	wg.Wait()
+}
+
+// expand applies every action a state should explore and appends the
+// children. It only reads the visited set.
+func (s *search) expand(m Machine, q queued, out []child) []child {
+	m.Load(q.state)
+	acts := append([]sim.Action(nil), m.Actions()...)
+	todo, sleep := ^s.sleep[q.id], s.sleep[q.id]
+	if q.again {
+		todo, sleep = q.todo, q.sleep
+	}
+	var done uint64
+	for i := range acts {
+		if i < maskable && todo&(1<<i) == 0 {
+			out = append(out, child{parent: q.id, action: -1}) // counted as slept by the merge
+			continue
+		}
+		if i > 0 || done != 0 {
+			m.Load(q.state)
+		}
+		c := child{parent: q.id, action: i}
+		c.err = m.Apply(i)
+		if c.err == nil {
+			c.fp = m.Fingerprint()
+			if !s.cfg.NoPOR {
+				c.sleep = childSleep(acts, sleep|done, acts[i], m.Actions())
+			}
+			if id, ok := s.seen.get(c.fp); !ok || s.sleep[id]&^c.sleep != 0 {
+				c.state = m.Save()
+			}
+		}
+		out = append(out, c)
+		if c.err != nil {
+			return out
+		}
+		if i < maskable {
+			done |= 1 << i
+		}
+	}
+	return out
+}
+
+// path is the list of action indices from the root to state id.
+func (s *search) path(id uint32) []uint64 {
+	var rev []uint64
+	for id != 0 {
+		rev = append(rev, uint64(s.act[id]))
+		id = s.par[id]
+	}
+	out := make([]uint64, len(rev))
+	for i, v := range rev {
+		out[len(rev)-1-i] = v
+	}
+	return out
+}

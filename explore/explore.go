@@ -1,0 +1,302 @@
+// Package explore searches every schedule of a small, bounded system: the
+// model-checking half of Synod. It runs the real node code through a
+// Machine (an untimed sim.World with its checkers), remembers the
+// fingerprints of the states it has seen, and explores one order of actions
+// that commute (sleep sets). It knows nothing of Paxos.
+package explore
+
+import (
+	"fmt"
+	"math/bits"
+	"time"
+
+	"github.com/synod-sim/synod/sim"
+)
+
+// State is a saved state of a Machine; only the Machine that made it (or
+// another built by the same constructor) looks inside.
+type State any
+
+// Machine is one worker's copy of the system under check.
+type Machine interface {
+	// Load makes a saved state the current one.
+	Load(State)
+	// Actions lists the actions enabled in the current state, in the
+	// canonical order of sim.World.Enabled. The slice is valid until the
+	// state changes.
+	Actions() []sim.Action
+	// Apply runs the i-th action of Actions. A non-nil error is a broken
+	// invariant: the search stops and reports the path to it.
+	Apply(i int) error
+	// Fingerprint hashes the whole current state, checkers' memory included.
+	Fingerprint() uint64
+	// Save captures the current state.
+	Save() State
+}
+
+// Config bounds a search. Zero values mean: BFS, no bound but the state
+// limit, one worker, sleep sets on.
+type Config struct {
+	DFS       bool          // depth first: little memory, paths not shortest
+	MaxStates uint64        // stop after this many distinct states (0: DefaultMaxStates)
+	MaxDepth  int           // do not expand states this deep (0: no limit)
+	Budget    time.Duration // wall-clock limit (0: none); a cut is a bounded verdict
+	Workers   int           // BFS only: expand each level on this many workers
+	NoPOR     bool          // explore every order, for comparison
+	// Progress, when set, is called about once a second with the figures so far.
+	Progress func(Stats)
+}
+
+// DefaultMaxStates bounds a search that was given no bound: about 2 GB of
+// visited set and per-state records.
+const DefaultMaxStates = 50_000_000
+
+// BytesPerState is the visited set's memory per distinct state, at worst
+// (a table just grown is 35% full): 12-byte slots, plus the sleep mask,
+// parent and action the search keeps per state.
+const BytesPerState = 12*100/35 + 8 + 4 + 2
+
+// Stats are a search's figures.
+type Stats struct {
+	States      uint64 // distinct states (fingerprints)
+	Transitions uint64 // actions applied
+	Slept       uint64 // actions not applied because a sleep set covered them
+	MaxDepth    int    // deepest state reached
+	Elapsed     time.Duration
+	TableBytes  int
+}
+
+// StatesPerSecond is the rate of distinct states found.
+func (s Stats) StatesPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.States) / s.Elapsed.Seconds()
+}
+
+// Result is a search's verdict.
+type Result struct {
+	Stats
+	// Complete is true when every reachable state was explored: with no
+	// violation, the configuration is safe under its bounds.
+	Complete bool
+	// Cut names the bound that stopped an incomplete search.
+	Cut string
+	// Violation is the first broken invariant found, Path the action
+	// indices (choices) from the initial state to it.
+	Violation error
+	Path      []uint64
+}
+
+type search struct {
+	cfg   Config
+	seen  *visited
+	sleep []uint64 // by state id: actions left unexplored (bit i: action i)
+	par   []uint32 // BFS: parent id
+	act   []uint16 // BFS: action index from the parent
+	stats Stats
+	start time.Time
+	tick  time.Time
+}
+
+// maskable bounds the actions a sleep mask covers; actions past it are
+// always explored.
+const maskable = 64
+
+// Search explores from the state newMachine's machine starts in. It calls
+// newMachine once per worker; every machine must start in the same state.
+func Search(newMachine func() (Machine, error), cfg Config) (Result, error) {
+	if cfg.MaxStates == 0 {
+		cfg.MaxStates = DefaultMaxStates
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	m, err := newMachine()
+	if err != nil {
+		return Result{}, err
+	}
+	s := &search{cfg: cfg, seen: newVisited(), start: time.Now()}
+	s.tick = s.start
+	if cfg.DFS {
+		return s.dfs(m), nil
+	}
+	machines := []Machine{m}
+	for len(machines) < cfg.Workers {
+		mw, err := newMachine()
+		if err != nil {
+			return Result{}, err
+		}
+		machines = append(machines, mw)
+	}
+	return s.bfs(machines), nil
+}
+
+// add records a new state and returns its id.
+func (s *search) add(fp uint64, sleep uint64, parent uint32, action int) uint32 {
+	id := uint32(len(s.sleep))
+	s.seen.put(fp, id)
+	s.sleep = append(s.sleep, sleep)
+	if !s.cfg.DFS {
+		s.par = append(s.par, parent)
+		s.act = append(s.act, uint16(action))
+	}
+	s.stats.States++
+	return id
+}
+
+func (s *search) finish(r *Result) Result {
+	s.stats.Elapsed = time.Since(s.start)
+	s.stats.TableBytes = s.seen.bytes() + cap(s.sleep)*8 + cap(s.par)*4 + cap(s.act)*2
+	r.Stats = s.stats
+	return *r
+}
+
+// overBudget reports the wall-clock bound, and calls Progress when a
+// second has passed since the last call.
+func (s *search) overBudget() bool {
+	now := time.Now()
+	if s.cfg.Progress != nil && now.Sub(s.tick) >= time.Second {
+		s.tick = now
+		st := s.stats
+		st.Elapsed = now.Sub(s.start)
+		s.cfg.Progress(st)
+	}
+	return s.cfg.Budget > 0 && now.Sub(s.start) >= s.cfg.Budget
+}
+
+// childSleep is the sleep set a child reached by action a inherits: every
+// action of cand (the parent's sleep set and the actions explored before a)
+// that is independent of a, found again in the child's action list. Both
+// lists are in canonical order, so one merge-walk maps them.
+func childSleep(parent []sim.Action, cand uint64, a sim.Action, child []sim.Action) uint64 {
+	var out uint64
+	j := 0
+	for cand != 0 {
+		i := bits.TrailingZeros64(cand)
+		cand &^= 1 << i
+		b := parent[i]
+		if !sim.Independent(a, b) {
+			continue
+		}
+		for j < len(child) && j < maskable && sim.CompareActions(child[j], b) < 0 {
+			j++
+		}
+		if j >= len(child) || j >= maskable {
+			break
+		}
+		if child[j].Key == b.Key {
+			out |= 1 << j
+		}
+	}
+	return out
+}
+
+// all is the mask of the first n actions.
+func all(n int) uint64 {
+	if n >= maskable {
+		return ^uint64(0)
+	}
+	return 1<<n - 1
+}
+
+// --- depth first ---
+
+type frame struct {
+	state  State
+	acts   []sim.Action
+	todo   uint64 // actions still to explore (bits), beyond the mask: all
+	sleep  uint64 // the sleep set this visit started with
+	done   uint64 // actions explored in this visit
+	next   int
+	choice int // the action that led here from the frame below
+}
+
+func (s *search) dfs(m Machine) Result {
+	var r Result
+	root := m.Save()
+	s.add(m.Fingerprint(), 0, 0, 0)
+	stack := []frame{s.enter(m, root, 0, 0, -1)}
+	s.stats.MaxDepth = 0
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		i := f.pick()
+		if i < 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if s.overBudget() {
+			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+			return s.finish(&r)
+		}
+		depth := len(stack)
+		if s.cfg.MaxDepth > 0 && depth > s.cfg.MaxDepth {
+			r.Cut = fmt.Sprintf("the depth bound %d", s.cfg.MaxDepth)
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		m.Load(f.state)
+		a := f.acts[i]
+		err := m.Apply(i)
+		s.stats.Transitions++
+		if err != nil {
+			for _, g := range stack[1:] {
+				r.Path = append(r.Path, uint64(g.choice))
+			}
+			r.Path = append(r.Path, uint64(i))
+			r.Violation = err
+			return s.finish(&r)
+		}
+		fp := m.Fingerprint()
+		var zc uint64
+		if !s.cfg.NoPOR {
+			zc = childSleep(f.acts, f.sleep|f.done&^(1<<i), a, m.Actions())
+		}
+		if i < maskable {
+			f.done |= 1 << i
+		}
+		if id, ok := s.seen.get(fp); ok {
+			todo := s.sleep[id] &^ zc
+			if todo == 0 {
+				continue
+			}
+			s.sleep[id] &= zc
+			stack = append(stack, s.enter(m, m.Save(), todo, zc, i))
+		} else {
+			if s.stats.States >= s.cfg.MaxStates {
+				r.Cut = fmt.Sprintf("the state bound %d", s.cfg.MaxStates)
+				return s.finish(&r)
+			}
+			s.add(fp, zc, 0, 0)
+			stack = append(stack, s.enter(m, m.Save(), ^zc, zc, i))
+		}
+		s.stats.MaxDepth = max(s.stats.MaxDepth, len(stack)-1)
+	}
+	r.Complete = r.Cut == ""
+	return s.finish(&r)
+}
+
+// enter makes a frame for a state: todo are the actions to explore (bits
+// past the enabled ones are ignored), sleep the set it inherited.
+func (s *search) enter(m Machine, st State, todo, sleep uint64, choice int) frame {
+	m.Load(st)
+	acts := append([]sim.Action(nil), m.Actions()...)
+	todo &= all(len(acts))
+	if len(acts) > maskable {
+		todo = ^uint64(0) // past the mask every action is explored
+	}
+	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
+	return frame{state: st, acts: acts, todo: todo, sleep: sleep & all(len(acts)), choice: choice}
+}
+
+// pick returns the next action to explore, or -1.
+func (f *frame) pick() int {
+	for f.next < len(f.acts) {
+		i := f.next
+		f.next++
+		if i >= maskable || f.todo&(1<<i) != 0 {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,111 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/explore"
+	"github.com/synod-sim/synod/sim"
+)
+
+// Check scenarios run the untimed view of a world (sim/untimed.go): every
+// step the source picks one enabled action. The same construction serves
+// Run (replay, shrink, random walks, PCT) and Machine (the exhaustive
+// search), so a path the search finds is a choice list Run replays.
+
+// memory is a checker's state as the exhaustive search carries it: cloned
+// before it changes, fingerprinted with the world.
+type memory[C any] interface {
+	Clone() C
+	Fingerprint() uint64
+}
+
+// checkWorld is an untimed world with its checker.
+type checkWorld[M sim.Message, C memory[C]] struct {
+	w     *sim.World[M]
+	chk   C
+	owned bool // chk is this world's own, not shared with a saved state
+	found *checker.Violation
+}
+
+// watch installs the checker: observe checks node id after each of its
+// steps against the current checker.
+func (cw *checkWorld[M, C]) watch(observe func(chk C, id sim.NodeID) *checker.Violation) {
+	cw.owned = true
+	cw.w.AfterStep = func(id sim.NodeID) {
+		if !cw.owned {
+			cw.chk, cw.owned = cw.chk.Clone(), true
+		}
+		if v := observe(cw.chk, id); v != nil && cw.found == nil {
+			cw.found = v
+			cw.w.Note(func() string { return "violation " + v.Kind })
+		}
+	}
+}
+
+// run steps the world until no action is enabled or an invariant breaks:
+// the whole of a check scenario's Run after setup.
+func (cw *checkWorld[M, C]) run(res *Result) {
+	defer guard(cw.w, res, &cw.found)
+	cw.w.Boot()
+	for cw.found == nil && cw.w.StepUntimed() {
+	}
+	res.Events, res.Digest, res.Violation = cw.w.Events(), cw.w.Digest(), cw.found
+}
+
+// checkMachine is a checkWorld as the explorer drives it.
+type checkMachine[M sim.Message, C memory[C]] struct {
+	*checkWorld[M, C]
+}
+
+type checkState[M sim.Message, C any] struct {
+	world *sim.Snapshot[M]
+	chk   C
+}
+
+// newMachine boots cw and wraps it for the search; a violation at boot is
+// returned as an error.
+func newMachine[M sim.Message, C memory[C]](cw *checkWorld[M, C]) (explore.Machine, error) {
+	var res Result
+	func() {
+		defer guard(cw.w, &res, &cw.found)
+		cw.w.Boot()
+	}()
+	if cw.found != nil {
+		return nil, fmt.Errorf("the initial state is already broken: %v", cw.found)
+	}
+	return checkMachine[M, C]{cw}, nil
+}
+
+func (m checkMachine[M, C]) Load(s explore.State) {
+	st := s.(checkState[M, C])
+	m.w.Load(st.world)
+	m.chk, m.owned, m.found = st.chk, false, nil
+}
+
+func (m checkMachine[M, C]) Actions() []sim.Action { return m.w.Enabled() }
+
+func (m checkMachine[M, C]) Apply(i int) error {
+	m.step(i)
+	if m.found != nil {
+		return m.found
+	}
+	return nil
+}
+
+// step runs one action; a broken assertion inside a node becomes the
+// world's violation, as in every other run.
+func (m checkMachine[M, C]) step(i int) {
+	var res Result
+	defer guard(m.w, &res, &m.found)
+	m.w.Do(m.w.Enabled()[i])
+}
+
+func (m checkMachine[M, C]) Fingerprint() uint64 {
+	return sim.Mix64(m.w.Fingerprint() ^ m.chk.Fingerprint()*0x9e3779b97f4a7c15)
+}
+
+func (m checkMachine[M, C]) Save() explore.State {
+	m.owned = false
+	return checkState[M, C]{world: m.w.Save(), chk: m.chk}
+}

@@ -1,0 +1,106 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/synod-sim/synod/checker"
+	"github.com/synod-sim/synod/explore"
+	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
+)
+
+// single/check: single-decree Paxos in the untimed view, bounded so that
+// every schedule can be enumerated. The default is the configuration of the
+// spin anchor (3 acceptors, 2 proposers, one round each, unordered network,
+// no loss).
+var singleCheckParams = []Param{
+	{Name: "nodes", Default: 3, Min: 1, Max: 7, Doc: "nodes (each an acceptor and a learner)"},
+	{Name: "proposers", Default: 2, Min: 1, Max: 7, Doc: "nodes 0..proposers-1 propose their own value"},
+	{Name: "rounds", Default: 1, Min: 1, Max: 6, Doc: "ballots each proposer may start (firings of its propose timer, restarts included)"},
+	{Name: "learns", Default: 0, Min: 0, Max: 4, Doc: "decision queries each node may send (firings of its learn timer)"},
+	{Name: "drops", Default: 0, Min: -1, Max: 16, Doc: "messages the network may lose; -1: any number"},
+	{Name: "dups", Default: 0, Min: 0, Max: 8, Doc: "messages the network may duplicate"},
+	{Name: "crashes", Default: 0, Min: 0, Max: 4, Doc: "node crashes (unsynced disk writes are lost)"},
+	{Name: "restarts", Default: 0, Min: 0, Max: 4, Doc: "restarts of crashed nodes"},
+}
+
+func init() {
+	sc := &Scenario{
+		Name:    "single/check",
+		Summary: "untimed single-decree Paxos for simrun check: 3 nodes, 2 proposers, 1 round each; every bound settable",
+		Params:  singleCheckParams,
+	}
+	sc.Run = func(src sim.Source, opts Options) Result {
+		var res Result
+		cw, err := newSingleCheck(sc, src, opts, &res)
+		if err != nil {
+			panic(err) // the CLI and Replay parse settings first
+		}
+		cw.run(&res)
+		return res
+	}
+	sc.Machine = func(opts Options) (explore.Machine, error) {
+		var res Result
+		cw, err := newSingleCheck(sc, sim.NewPRNG(0), opts, &res)
+		if err != nil {
+			return nil, err
+		}
+		return newMachine(cw)
+	}
+	Register(sc)
+}
+
+func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*checkWorld[paxos.Msg, *checker.SingleDecree], error) {
+	set, err := sc.ParseSettings(opts.Set)
+	if err != nil {
+		return nil, err
+	}
+	n, props := set.Int("nodes"), set.Int("proposers")
+	if props > n {
+		return nil, fmt.Errorf("%s: proposers=%d exceeds nodes=%d", sc.Name, props, n)
+	}
+	res.Settings = set.String()
+	res.Params = fmt.Sprintf("untimed nodes=%d proposers=%d rounds=%d learns=%d drops=%d dups=%d crashes=%d restarts=%d",
+		n, props, set.Int("rounds"), set.Int("learns"), set.Int("drops"), set.Int("dups"), set.Int("crashes"), set.Int("restarts"))
+	values := make([]paxos.Value, props)
+	for i := range values {
+		values[i] = proposal(i)
+	}
+	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
+		cfg := paxos.SingleConfig{Bugs: opts.Bugs}
+		if int(env.ID()) < props {
+			cfg.Propose = proposal(int(env.ID()))
+		}
+		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
+	}
+	w := sim.NewWorld(n, src, newNode)
+	bounds := sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
+		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n)}
+	for i := range bounds.Fires {
+		if i < props {
+			bounds.Fires[i][paxos.TimerPropose] = uint8(set.Int("rounds"))
+		}
+		bounds.Fires[i][paxos.TimerLearn] = uint8(set.Int("learns"))
+		// The deferred sync of bug no-persist: once per acceptor step at most.
+		bounds.Fires[i][paxos.TimerSync] = 8
+	}
+	w.Untimed(bounds)
+	if opts.Trace {
+		res.Trace = w.Trace()
+	}
+	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
+	cw.watch(func(chk *checker.SingleDecree, id sim.NodeID) *checker.Violation {
+		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
+		dec, ok := node.Decision()
+		accB, accV := node.Accepted()
+		st := checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}
+		v := chk.Observe(paxos.NodeID(id), int64(w.Now()), st)
+		if ok && w.Tracing() {
+			w.Note(func() string { return "n" + strconv.Itoa(int(id)) + " decided " + strconv.FormatInt(int64(dec), 10) })
+		}
+		return v
+	})
+	w.Note(func() string { return "plan " + res.Params })
+	return cw, nil
+}

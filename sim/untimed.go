@@ -1,0 +1,483 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// The untimed view of a world, for exhaustive search, PCT and random walks.
+//
+// Time is abstracted away: a message sent is in flight until some action
+// delivers, drops or duplicates it; an armed timer may fire at any moment;
+// and, within the configuration's budgets, any node may crash and any
+// crashed node may restart. Each step the world lists every enabled action
+// in a canonical order (a function of the state alone, never of the path
+// that reached it), and the source picks one: so a choice list means the
+// same thing on every path, and choice 0 — deliver the first in-flight
+// message — is the plain outcome. Nodes run unchanged: virtual time stands
+// still at the moment the world went untimed, and a node's random draws
+// take the plain outcome 0 without drawing, since nodes draw randomness
+// only to spread their timing, which this view does not have.
+
+// Bounds make an untimed world finite. Every budget counts over the whole
+// run; a timer whose node has used its firings stays armed but is no longer
+// enabled.
+type Bounds struct {
+	// Drops < 0 means any number: a lossy network whose losses are not
+	// counted (the budget left is then no part of the state).
+	Drops, Dups, Crashes, Restarts int
+	// Fires[node][timer] is how often that timer may fire at that node,
+	// restarts included. A node without a row may fire no timer.
+	Fires [][MaxTimers]uint8
+}
+
+// ActionKind says what an enabled action does.
+type ActionKind uint8
+
+const (
+	ActDeliver ActionKind = iota + 1
+	ActTimer
+	ActDrop
+	ActDup
+	ActCrash
+	ActRestart
+)
+
+var actionNames = [...]string{"?", "deliver", "timer", "drop", "dup", "crash", "restart"}
+
+func (k ActionKind) String() string { return actionNames[k] }
+
+// Action is one enabled action of an untimed world.
+type Action struct {
+	Kind  ActionKind
+	Node  NodeID // the node it touches: a message's destination, the timer's owner, the node crashed or restarted
+	From  NodeID // a message's sender
+	Timer TimerID
+	// Key names the action the same way in every state where it is
+	// enabled: the explorer's sleep sets carry actions from state to state
+	// by key.
+	Key    uint64
+	msg    uint64 // a message action's flight key: orders it among its kind
+	flight int32
+}
+
+func (k ActionKind) rank() int {
+	if k == ActRestart {
+		return int(ActCrash) // crashes and restarts are listed together, by node
+	}
+	return int(k)
+}
+
+// CompareActions orders actions as Enabled lists them. The order depends
+// only on the actions themselves, so two states' lists can be walked side
+// by side.
+func CompareActions(a, b Action) int {
+	switch {
+	case a.Kind.rank() != b.Kind.rank():
+		return a.Kind.rank() - b.Kind.rank()
+	case a.Node != b.Node:
+		return int(a.Node) - int(b.Node)
+	case a.From != b.From:
+		return int(a.From) - int(b.From)
+	case a.Timer != b.Timer:
+		return int(a.Timer) - int(b.Timer)
+	case a.msg < b.msg:
+		return -1
+	case a.msg > b.msg:
+		return 1
+	}
+	return 0
+}
+
+// Global reports whether the action may interfere with actions at every
+// node: a crash voids messages in flight to the node and a restart re-arms
+// its timers, so the search never commutes them with anything.
+func (a Action) Global() bool { return a.Kind == ActCrash || a.Kind == ActRestart }
+
+// Independent reports whether two actions commute and neither disables the
+// other: they touch different nodes and do not draw on the same budget.
+func Independent(a, b Action) bool {
+	if a.Global() || b.Global() || a.Node == b.Node {
+		return false
+	}
+	return !(a.Kind == b.Kind && (a.Kind == ActDrop || a.Kind == ActDup))
+}
+
+// Budget is what an untimed world has left to spend on faults.
+type Budget struct {
+	Drops, Dups, Crashes, Restarts int
+}
+
+type flight[M Message] struct {
+	to, from NodeID
+	key      uint64 // hash of (to, from, message): orders and fingerprints
+	msg      M
+}
+
+func (a flight[M]) compare(b flight[M]) int {
+	switch {
+	case a.to != b.to:
+		return int(a.to) - int(b.to)
+	case a.from != b.from:
+		return int(a.from) - int(b.from)
+	case a.key < b.key:
+		return -1
+	case a.key > b.key:
+		return 1
+	}
+	return 0
+}
+
+type untimed[M Message] struct {
+	bounds  Bounds
+	left    Budget
+	flights []flight[M] // sorted by (to, from, key): a canonical multiset
+	msgSum  uint64      // sum of flight keys: an order-free multiset hash
+	acts    []Action
+	actsOK  bool
+	// nodeHash caches each node's fingerprint; hashOK marks the fresh ones.
+	nodeHash []uint64
+	hashOK   []bool
+	// owned marks node objects this world may step in place; a node shared
+	// with a snapshot is cloned before its first step.
+	owned []bool
+}
+
+// Untimed switches the world to the untimed view with the given bounds.
+// Call it before Boot.
+func (w *World[M]) Untimed(b Bounds) {
+	if w.events != 0 || w.q.len() != 0 {
+		panic("sim: Untimed after the world started")
+	}
+	if len(b.Fires) > len(w.nodes) {
+		panic(fmt.Sprintf("sim: timer bounds for %d nodes in a world of %d", len(b.Fires), len(w.nodes)))
+	}
+	n := len(w.nodes)
+	w.un = &untimed[M]{
+		bounds: b, left: Budget{Drops: b.Drops, Dups: b.Dups, Crashes: b.Crashes, Restarts: b.Restarts},
+		nodeHash: make([]uint64, n), hashOK: make([]bool, n), owned: make([]bool, n),
+	}
+	for i := range w.un.owned {
+		w.un.owned[i] = true
+	}
+}
+
+// IsUntimed reports whether the world runs the untimed view.
+func (w *World[M]) IsUntimed() bool { return w.un != nil }
+
+// Left is the fault budget an untimed world has not spent.
+func (w *World[M]) Left() Budget { return w.un.left }
+
+// InFlight counts messages in flight in an untimed world.
+func (w *World[M]) InFlight() int { return len(w.un.flights) }
+
+func flightKey(to, from NodeID, h uint64) uint64 {
+	return Mix64(h ^ uint64(to)<<48 ^ uint64(from)<<32 ^ 0x5bd1e995)
+}
+
+func (u *untimed[M]) add(f flight[M]) {
+	i, _ := slices.BinarySearchFunc(u.flights, f, flight[M].compare)
+	u.flights = slices.Insert(u.flights, i, f)
+	u.msgSum += f.key
+	u.actsOK = false
+}
+
+func (u *untimed[M]) remove(i int) flight[M] {
+	f := u.flights[i]
+	u.flights = slices.Delete(u.flights, i, i+1)
+	u.msgSum -= f.key
+	u.actsOK = false
+	return f
+}
+
+func (w *World[M]) untimedSend(from, to NodeID, m M) {
+	w.un.add(flight[M]{to: to, from: from, key: flightKey(to, from, m.Hash()), msg: m})
+}
+
+// Enabled lists the actions enabled now, in canonical order: deliveries,
+// then timers, then drops, duplications, crashes and restarts. Identical
+// messages in flight give one action each kind, not one per copy. The slice
+// is reused by the next call after the world changes.
+func (w *World[M]) Enabled() []Action {
+	u := w.un
+	if u.actsOK {
+		return u.acts
+	}
+	acts := u.acts[:0]
+	msgActs := func(kind ActionKind) {
+		for i := range u.flights {
+			f := &u.flights[i]
+			if !w.nodes[f.to].up || (i > 0 && u.flights[i-1].key == f.key && u.flights[i-1].to == f.to) {
+				continue
+			}
+			acts = append(acts, Action{Kind: kind, Node: f.to, From: f.from, Key: Mix64(f.key + uint64(kind)), msg: f.key, flight: int32(i)})
+		}
+	}
+	msgActs(ActDeliver)
+	for id := range w.nodes {
+		s := &w.nodes[id]
+		if !s.up || s.armed == 0 || id >= len(u.bounds.Fires) {
+			continue
+		}
+		for t := TimerID(0); t < MaxTimers; t++ {
+			if s.armed&(1<<t) != 0 && s.fired[t] < u.bounds.Fires[id][t] {
+				acts = append(acts, Action{Kind: ActTimer, Node: NodeID(id), Timer: t,
+					Key: Mix64(uint64(ActTimer)<<56 | uint64(id)<<8 | uint64(t))})
+			}
+		}
+	}
+	if u.left.Drops != 0 {
+		msgActs(ActDrop)
+	}
+	if u.left.Dups > 0 {
+		msgActs(ActDup)
+	}
+	for id := range w.nodes {
+		up := w.nodes[id].up
+		if (up && u.left.Crashes > 0) || (!up && u.left.Restarts > 0) {
+			kind := ActCrash
+			if !up {
+				kind = ActRestart
+			}
+			acts = append(acts, Action{Kind: kind, Node: NodeID(id), Key: Mix64(uint64(kind)<<56 | uint64(id))})
+		}
+	}
+	u.acts, u.actsOK = acts, true
+	return acts
+}
+
+// StepUntimed lets the source pick one enabled action and runs it. It
+// returns false, drawing nothing, when no action is enabled: the run is
+// over.
+func (w *World[M]) StepUntimed() bool {
+	acts := w.Enabled()
+	if len(acts) == 0 {
+		return false
+	}
+	i := int(w.src.Choose(uint64(len(acts))))
+	w.Do(acts[i])
+	return true
+}
+
+// Do runs one action from the current Enabled list.
+func (w *World[M]) Do(a Action) {
+	u := w.un
+	if w.stepping >= 0 {
+		panic(fmt.Sprintf("sim: action %v run from inside node %d's step", a.Kind, w.stepping))
+	}
+	w.events++
+	u.actsOK = false
+	switch a.Kind {
+	case ActDeliver:
+		f := u.remove(int(a.flight))
+		if f.to != a.Node || !w.nodes[f.to].up {
+			panic(fmt.Sprintf("sim: delivery to node %d is not enabled", a.Node))
+		}
+		w.fold(uint64(ActDeliver)<<56 ^ f.key)
+		if w.trace != nil {
+			w.trace.line(w.now, "deliver n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
+		}
+		w.prepareStep(f.to)
+		w.stepping = f.to
+		w.nodes[f.to].node.Receive(f.from, f.msg)
+		w.stepped(f.to)
+	case ActTimer:
+		s := &w.nodes[a.Node]
+		if !s.up || s.armed&(1<<a.Timer) == 0 || s.fired[a.Timer] >= u.bounds.Fires[a.Node][a.Timer] {
+			panic(fmt.Sprintf("sim: timer %d of node %d is not enabled", a.Timer, a.Node))
+		}
+		s.armed &^= 1 << a.Timer
+		s.fired[a.Timer]++
+		w.fold(a.Key)
+		if w.trace != nil {
+			w.trace.line(w.now, "timer n"+strconv.Itoa(int(a.Node))+" t"+strconv.Itoa(int(a.Timer)))
+		}
+		w.prepareStep(a.Node)
+		w.stepping = a.Node
+		s.node.Timeout(a.Timer)
+		w.stepped(a.Node)
+	case ActDrop, ActDup:
+		f := u.flights[a.flight]
+		if a.Kind == ActDrop {
+			if u.left.Drops == 0 {
+				panic("sim: drop with no drop budget left")
+			}
+			if u.left.Drops > 0 {
+				u.left.Drops--
+			}
+			u.remove(int(a.flight))
+		} else {
+			if u.left.Dups <= 0 {
+				panic("sim: duplicate with no duplicate budget left")
+			}
+			u.left.Dups--
+			u.add(f)
+		}
+		w.fold(uint64(a.Kind)<<56 ^ f.key)
+		if w.trace != nil {
+			w.trace.line(w.now, "fault "+a.Kind.String()+" n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
+		}
+	case ActCrash:
+		if u.left.Crashes <= 0 || !w.nodes[a.Node].up {
+			panic(fmt.Sprintf("sim: crash of node %d is not enabled", a.Node))
+		}
+		u.left.Crashes--
+		if w.trace != nil {
+			w.trace.line(w.now, "fault crash n"+strconv.Itoa(int(a.Node)))
+		}
+		w.Crash(a.Node)
+	case ActRestart:
+		if u.left.Restarts <= 0 || w.nodes[a.Node].up {
+			panic(fmt.Sprintf("sim: restart of node %d is not enabled", a.Node))
+		}
+		u.left.Restarts--
+		if w.trace != nil {
+			w.trace.line(w.now, "fault restart n"+strconv.Itoa(int(a.Node)))
+		}
+		w.start(a.Node)
+	default:
+		panic(fmt.Sprintf("sim: action of unknown kind %d", a.Kind))
+	}
+}
+
+// prepareStep makes node id safe to mutate: a node object shared with a
+// snapshot is replaced by its clone first.
+func (w *World[M]) prepareStep(id NodeID) {
+	u := w.un
+	u.hashOK[id] = false
+	if u.owned[id] {
+		return
+	}
+	s := &w.nodes[id]
+	c, ok := s.node.(Cloner[M])
+	if !ok {
+		panic(fmt.Sprintf("sim: node %d (%T) cannot be cloned: exhaustive search needs a Cloner", id, s.node))
+	}
+	s.node = c.Clone(&s.env)
+	u.owned[id] = true
+}
+
+func (w *World[M]) untimedCrash(id NodeID) {
+	u := w.un
+	s := &w.nodes[id]
+	s.armed = 0
+	u.hashOK[id] = false
+	u.owned[id] = true // no node object left to share
+	kept := u.flights[:0]
+	for _, f := range u.flights {
+		if f.to == id {
+			u.msgSum -= f.key
+			continue
+		}
+		kept = append(kept, f)
+	}
+	clear(u.flights[len(kept):])
+	u.flights = kept
+	u.actsOK = false
+}
+
+// Cloner is a node the exhaustive search can copy and fingerprint. Clone
+// returns an independent copy bound to env (the copy may be stepped while
+// the original is kept); Fingerprint hashes every field of the node's state
+// that can change what it does next.
+type Cloner[M Message] interface {
+	Node[M]
+	Clone(env *Env[M]) Node[M]
+	Fingerprint() uint64
+}
+
+// Hashable is a disk record the exhaustive search can fingerprint.
+type Hashable interface{ Hash() uint64 }
+
+// Fingerprint hashes the whole untimed world: every node's state, whether it
+// is up, its armed timers and firings used, its disk (synced and not), the
+// multiset of messages in flight, and the budgets left. It is incremental:
+// only nodes that stepped since the last call are rehashed, and messages are
+// summed as they come and go.
+func (w *World[M]) Fingerprint() uint64 {
+	u := w.un
+	h := Mix64(u.msgSum ^ 0x243f6a8885a308d3)
+	h += Mix64(uint64(u.left.Drops)<<48 ^ uint64(u.left.Dups)<<32 ^ uint64(u.left.Crashes)<<16 ^ uint64(u.left.Restarts))
+	for id := range w.nodes {
+		if !u.hashOK[id] {
+			u.nodeHash[id] = w.hashNode(NodeID(id))
+			u.hashOK[id] = true
+		}
+		h += Mix64(u.nodeHash[id] + uint64(id)*0x9e3779b97f4a7c15)
+	}
+	return Mix64(h)
+}
+
+func (w *World[M]) hashNode(id NodeID) uint64 {
+	s := &w.nodes[id]
+	h := Mix64(uint64(s.armed) ^ 0x1000)
+	for _, f := range s.fired {
+		h = Mix64(h ^ uint64(f))
+	}
+	h = Mix64(h ^ s.disk.hash())
+	if !s.up {
+		return Mix64(h ^ 0xdead)
+	}
+	c, ok := s.node.(Cloner[M])
+	if !ok {
+		panic(fmt.Sprintf("sim: node %d (%T) cannot be fingerprinted: exhaustive search needs a Cloner", id, s.node))
+	}
+	return Mix64(h ^ c.Fingerprint())
+}
+
+// Snapshot is a saved untimed world state. It shares node objects and disk
+// records with the world it came from, copy-on-write.
+type Snapshot[M Message] struct {
+	nodes   []snapNode[M]
+	flights []flight[M]
+	left    Budget
+	msgSum  uint64
+	events  uint64
+}
+
+type snapNode[M Message] struct {
+	node  Node[M]
+	up    bool
+	armed uint8
+	fired [MaxTimers]uint8
+	disk  Disk
+	hash  uint64
+}
+
+// Depth is the number of actions run to reach the snapshot.
+func (s *Snapshot[M]) Depth() uint64 { return s.events }
+
+// Save captures the world's untimed state. The world may go on stepping:
+// whatever the snapshot shares is copied before it is changed.
+func (w *World[M]) Save() *Snapshot[M] {
+	u := w.un
+	w.Fingerprint() // every node hash fresh, so snapshots carry them
+	snap := &Snapshot[M]{nodes: make([]snapNode[M], len(w.nodes)), flights: slices.Clone(u.flights),
+		left: u.left, msgSum: u.msgSum, events: w.events}
+	for i := range w.nodes {
+		s := &w.nodes[i]
+		s.disk.shared = true
+		snap.nodes[i] = snapNode[M]{node: s.node, up: s.up, armed: s.armed, fired: s.fired, disk: s.disk, hash: u.nodeHash[i]}
+		u.owned[i] = false
+	}
+	return snap
+}
+
+// Load replaces the world's untimed state with a snapshot's.
+func (w *World[M]) Load(snap *Snapshot[M]) {
+	u := w.un
+	if len(snap.nodes) != len(w.nodes) {
+		panic(fmt.Sprintf("sim: snapshot of %d nodes loaded into a world of %d", len(snap.nodes), len(w.nodes)))
+	}
+	for i := range w.nodes {
+		s, sn := &w.nodes[i], &snap.nodes[i]
+		s.node, s.up, s.armed, s.fired, s.disk = sn.node, sn.up, sn.armed, sn.fired, sn.disk
+		s.disk.shared = true
+		u.nodeHash[i], u.hashOK[i], u.owned[i] = sn.hash, true, false
+	}
+	u.flights = append(u.flights[:0], snap.flights...)
+	u.left, u.msgSum, u.actsOK = snap.left, snap.msgSum, false
+	w.events = snap.events
+	w.stepping = -1 // a step that panicked left it set
+}
