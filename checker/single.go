@@ -85,6 +85,12 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 		return &Violation{Kind: "stability", Time: now, Message: fmt.Sprintf(
 			"node %d decided %d, earlier it decided %d", id, s.Decision, n.decision)}
 	}
+	if c.chosenAt.IsZero() || c.chosenVal != s.Decision {
+		// Decided means chosen: asked of the acceptors' own history, not of
+		// what other learners say.
+		return &Violation{Kind: "unchosen-decision", Time: now, Message: fmt.Sprintf(
+			"node %d decided %d, but no majority of acceptors ever accepted %d at one ballot%s", id, s.Decision, s.Decision, c.chosenNote())}
+	}
 	if c.chosenBy >= 0 && c.chosen != s.Decision {
 		return &Violation{Kind: "agreement", Time: now, Message: fmt.Sprintf(
 			"node %d decided %d but node %d decided %d", id, s.Decision, c.chosenBy, c.chosen)}
@@ -97,6 +103,35 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 		c.decided++
 	}
 	return nil
+}
+
+func (c *SingleDecree) chosenNote() string {
+	if c.chosenAt.IsZero() {
+		return " (nothing is chosen yet)"
+	}
+	return fmt.Sprintf(" (%d is chosen, at ballot %v)", c.chosenVal, c.chosenAt)
+}
+
+// HasDecided reports whether node id has ever decided.
+func (c *SingleDecree) HasDecided(id paxos.NodeID) bool { return c.nodes[id].everDecided }
+
+// Knows reports whether Observe would find nothing new in s: no violation
+// and nothing to remember. The exhaustive search, which shares one checker
+// among many states, copies it only when Knows is false.
+func (c *SingleDecree) Knows(id paxos.NodeID, s SingleState) bool {
+	n := &c.nodes[id]
+	if n.promised != s.Promised || s.Promised.Less(s.AccBallot) || s.Decided != n.everDecided || (s.Decided && s.Decision != n.decision) {
+		return false
+	}
+	if s.AccBallot.IsZero() {
+		return true
+	}
+	for _, a := range c.acceptances {
+		if a.ballot == s.AccBallot && a.value == s.AccValue {
+			return a.by&(1<<uint(id)) != 0
+		}
+	}
+	return false
 }
 
 // accepted records that node id has accepted (b, v) and checks the chosen

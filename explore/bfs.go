@@ -36,6 +36,7 @@ func (s *search) bfs(machines []Machine) Result {
 	rootID := s.add(m.Fingerprint(), 0, 0, 0)
 	level := []queued{{state: m.Save(), id: rootID}}
 	outs := make([][]child, len(machines))
+	s.acts = make([][]sim.Action, len(machines))
 	for depth := 0; len(level) > 0; depth++ {
 		if s.overBudget() {
 			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
@@ -103,7 +104,7 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child)
 		}
 		expand := func() {
 			for _, q := range level[lo:hi] {
-				outs[k] = s.expand(machines[k], q, outs[k])
+				outs[k] = s.expand(machines[k], q, outs[k], &s.acts[k])
 			}
 		}
 		if w == 1 {
@@ -118,9 +119,10 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child)
 
 // expand applies every action a state should explore and appends the
 // children. It only reads the visited set.
-func (s *search) expand(m Machine, q queued, out []child) []child {
+func (s *search) expand(m Machine, q queued, out []child, buf *[]sim.Action) []child {
 	m.Load(q.state)
-	acts := append([]sim.Action(nil), m.Actions()...)
+	acts := append((*buf)[:0], m.Actions()...)
+	*buf = acts
 	todo, sleep := ^s.sleep[q.id], s.sleep[q.id]
 	if q.again {
 		todo, sleep = q.todo, q.sleep

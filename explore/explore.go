@@ -94,6 +94,7 @@ type search struct {
 	sleep []uint64 // by state id: actions left unexplored (bit i: action i)
 	par   []uint32 // BFS: parent id
 	act   []uint16 // BFS: action index from the parent
+	acts  [][]sim.Action // BFS: each worker's copy of the actions it expands
 	stats Stats
 	start time.Time
 	tick  time.Time
@@ -216,7 +217,7 @@ func (s *search) dfs(m Machine) Result {
 	var r Result
 	root := m.Save()
 	s.add(m.Fingerprint(), 0, 0, 0)
-	stack := []frame{s.enter(m, root, 0, 0, -1)}
+	stack := []frame{s.enter(m, root, ^uint64(0), 0, -1)}
 	s.stats.MaxDepth = 0
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]

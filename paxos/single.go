@@ -82,7 +82,11 @@ type SingleConfig struct {
 	// LearnEvery is how often an undecided node asks its peers for the
 	// decision, so a node that missed the Accepted messages still learns.
 	LearnEvery Duration
-	Bugs       Bugs
+	// Learners is the set of nodes acceptors tell what they accepted (bit
+	// i: node i); 0 means every node. Paxos Made Simple's distinguished
+	// learners: the others learn by asking (TimerLearn).
+	Learners uint64
+	Bugs     Bugs
 }
 
 // vote counts the acceptors that accepted one (ballot, value).
@@ -331,7 +335,12 @@ func (s *Single) onAccept(from NodeID, m Msg) {
 		s.persist(acceptRecord{B: m.Ballot, V: m.Value})
 	}
 	invariant(!s.promised.Less(s.accepted), s.id, "accepted ballot %v above promise %v", s.accepted, s.promised)
-	s.broadcast(Msg{Type: MsgAccepted, Ballot: m.Ballot, Value: m.Value})
+	accepted := Msg{Type: MsgAccepted, Ballot: m.Ballot, Value: m.Value}
+	for i := 0; i < s.n; i++ {
+		if s.cfg.Learners == 0 || s.cfg.Learners&(1<<uint(i)) != 0 {
+			s.env.Send(NodeID(i), accepted)
+		}
+	}
 }
 
 // --- learner ---
@@ -353,7 +362,8 @@ func (s *Single) onAccepted(from NodeID, m Msg) {
 }
 
 // voteFor finds or makes the tally of (ballot, value), evicting the lowest
-// ballot when the table is full.
+// (ballot, value) when the table is full: by content, not position, so the
+// table is a set (Fingerprint hashes it as one).
 func (s *Single) voteFor(b Ballot, val Value) *vote {
 	low := 0
 	for i := range s.votes {
@@ -361,7 +371,7 @@ func (s *Single) voteFor(b Ballot, val Value) *vote {
 		if v.ballot == b && v.value == val {
 			return v
 		}
-		if v.ballot.Less(s.votes[low].ballot) {
+		if lo := &s.votes[low]; v.ballot.Less(lo.ballot) || (v.ballot == lo.ballot && v.value < lo.value) {
 			low = i
 		}
 	}
@@ -383,10 +393,17 @@ func (s *Single) decide(v Value) {
 
 // Clone returns an independent copy of the node bound to env: the
 // exhaustive search steps copies and keeps the originals.
-func (s *Single) Clone(env Env[Msg]) *Single {
-	c := *s // every field is a value: the vote table is an array
-	c.env = env
-	return &c
+func (s *Single) Clone(env Env[Msg]) *Single { return s.CloneInto(env, nil) }
+
+// CloneInto is Clone writing into an earlier copy nothing refers to any
+// more (nil: allocate one).
+func (s *Single) CloneInto(env Env[Msg], into *Single) *Single {
+	if into == nil {
+		into = new(Single)
+	}
+	*into = *s // every field is a value: the vote table is an array
+	into.env = env
+	return into
 }
 
 // Fingerprint hashes every field that can change what the node does next,
@@ -403,11 +420,14 @@ func (s *Single) Fingerprint() uint64 {
 	h = Mix64(h ^ s.highAcc.hash())
 	h = Mix64(h ^ uint64(s.highVal))
 	h = Mix64(h ^ uint64(s.decision))
-	for _, v := range s.votes {
-		h = Mix64(h ^ v.ballot.hash())
-		h = Mix64(h ^ uint64(v.value) ^ v.from<<8 ^ uint64(v.msgs)<<56)
+	if s.decided {
+		return h // a decided learner never reads its tallies again
 	}
-	return h
+	var votes uint64 // a set: summed, so arrival order does not matter
+	for _, v := range s.votes {
+		votes += Mix64(Mix64(Mix64(v.ballot.hash()^uint64(v.value))^v.from) ^ uint64(v.msgs))
+	}
+	return Mix64(h + votes)
 }
 
 func (b Ballot) hash() uint64 { return Mix64(uint64(b.Round)<<32 ^ uint64(uint32(b.Node))) }

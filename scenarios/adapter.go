@@ -52,8 +52,21 @@ type cloneable[M any, N any] interface {
 	Fingerprint() uint64
 }
 
+// reusable is a cloneable that can copy itself into a discarded earlier
+// copy (into) instead of allocating; into is the zero N when there is none.
+type reusable[M any, N any] interface {
+	CloneInto(env paxos.Env[M], into N) N
+}
+
 // Clone copies the state machine for the exhaustive search, bound to env.
-func (a nodeAdapter[M, N]) Clone(env *sim.Env[M]) sim.Node[M] {
+func (a nodeAdapter[M, N]) Clone(env *sim.Env[M], into sim.Node[M]) sim.Node[M] {
+	if r, ok := any(a.n).(reusable[M, N]); ok {
+		var dst N
+		if old, ok := into.(nodeAdapter[M, N]); ok {
+			dst = old.n
+		}
+		return nodeAdapter[M, N]{r.CloneInto(envAdapter[M]{env}, dst)}
+	}
 	c, ok := any(a.n).(cloneable[M, N])
 	if !ok {
 		panic(fmt.Sprintf("scenarios: %T cannot be cloned for exhaustive search", a.n))

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/explore"
@@ -29,14 +30,25 @@ type checkWorld[M sim.Message, C memory[C]] struct {
 }
 
 // watch installs the checker: observe checks node id after each of its
-// steps against the current checker.
+// steps against the current checker, copied first if it is shared.
 func (cw *checkWorld[M, C]) watch(observe func(chk C, id sim.NodeID) *checker.Violation) {
+	cw.watchShared(func(mutable func() C, id sim.NodeID) *checker.Violation { return observe(mutable(), id) })
+}
+
+// watchShared is watch for a checker that can tell when a step shows it
+// nothing new: observe calls mutable for the checker before anything that
+// changes it, so the checker a world shares with saved states is copied
+// only then.
+func (cw *checkWorld[M, C]) watchShared(observe func(mutable func() C, id sim.NodeID) *checker.Violation) {
 	cw.owned = true
-	cw.w.AfterStep = func(id sim.NodeID) {
+	mutable := func() C {
 		if !cw.owned {
 			cw.chk, cw.owned = cw.chk.Clone(), true
 		}
-		if v := observe(cw.chk, id); v != nil && cw.found == nil {
+		return cw.chk
+	}
+	cw.w.AfterStep = func(id sim.NodeID) {
+		if v := observe(mutable, id); v != nil && cw.found == nil {
 			cw.found = v
 			cw.w.Note(func() string { return "violation " + v.Kind })
 		}
@@ -108,4 +120,69 @@ func (m checkMachine[M, C]) Fingerprint() uint64 {
 func (m checkMachine[M, C]) Save() explore.State {
 	m.owned = false
 	return checkState[M, C]{world: m.w.Save(), chk: m.chk}
+}
+
+// Checked is the outcome of an exhaustive check of a scenario.
+type Checked struct {
+	explore.Result
+	Settings string // the bounds searched, as Settings.String
+	// With a violation: the path re-run by Run with the trace on, and its
+	// trace file (seed 0: the path is the whole run).
+	Replayed Result
+	File     *sim.File
+}
+
+// Check searches every schedule of a scenario's bounded configuration. A
+// violation's path is replayed through Run with the trace on, so what is
+// reported is a trace file that simrun replay and shrink take; a path that
+// does not fail the same way when replayed is an error (a search that
+// disagrees with the simulator is a bug of the harness, never a verdict).
+func Check(sc *Scenario, opts Options, cfg explore.Config) (*Checked, error) {
+	if sc.Machine == nil {
+		return nil, fmt.Errorf("%s has no untimed view to check exhaustively (check scenarios: %s)", sc.Name, checkNames())
+	}
+	set, err := sc.ParseSettings(opts.Set)
+	if err != nil {
+		return nil, err
+	}
+	opts.Set, opts.Trace = set.String(), false
+	res, err := explore.Search(func() (explore.Machine, error) { return sc.Machine(opts) }, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", sc.Name, err)
+	}
+	out := &Checked{Result: res, Settings: opts.Set}
+	if res.Violation == nil {
+		return out, nil
+	}
+	opts.Trace = true
+	src := &sim.Replay{Values: res.Path}
+	out.Replayed = sc.Run(src, opts)
+	v := out.Replayed.Violation
+	if v == nil || !sameKind(v, res.Violation) || src.Clamped > 0 || src.Pos != len(res.Path) {
+		return nil, fmt.Errorf("%s: the search's path (%d actions) did not replay to the same violation (search: %v; replay: %v): a bug in the harness",
+			sc.Name, len(res.Path), res.Violation, v)
+	}
+	out.File = TraceFile(sc.Name, 0, opts.Bugs, out.Replayed)
+	how := "bfs"
+	if cfg.DFS {
+		how = "dfs"
+	}
+	out.File.Header = append(out.File.Header, sim.Field{Key: "found", Value: fmt.Sprintf(
+		"simrun check -%s: %d actions from the initial state, after %d distinct states", how, len(res.Path), res.States)})
+	return out, nil
+}
+
+func sameKind(v *checker.Violation, err error) bool {
+	w, ok := err.(*checker.Violation)
+	return ok && w.Kind == v.Kind
+}
+
+func checkNames() string {
+	var names []string
+	for _, s := range All() {
+		if s.Machine != nil {
+			names = append(names, s.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }

@@ -61,16 +61,18 @@ func CheckDeterminism(s *Scenario, seed uint64, bugs paxos.Bugs) *Divergence {
 	if SameRun(a, b) {
 		return nil
 	}
-	return explainDivergence(s, seed, bugs, a, b)
+	return explainDivergence(s, seed, Strategy{}, Options{Bugs: bugs}, a, b)
 }
 
 // explainDivergence runs a seed twice more with the trace on and names the
 // first line where the traces differ.
-func explainDivergence(s *Scenario, seed uint64, bugs paxos.Bugs, a, b Result) *Divergence {
+func explainDivergence(s *Scenario, seed uint64, st Strategy, opts Options, a, b Result) *Divergence {
+	bugs := opts.Bugs
 	d := &Divergence{Scenario: s.Name, Seed: seed, Bugs: bugs,
 		Digests: [2]uint64{a.Digest, b.Digest}, Events: [2]uint64{a.Events, b.Events}}
 	for i := range d.Files {
-		res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs, Trace: true})
+		opts.Trace = true
+		res := s.Run(st.Source(seed), opts)
 		d.Files[i] = TraceFile(s.Name, seed, bugs, res)
 	}
 	la, lb := d.Files[0].Lines, d.Files[1].Lines

@@ -18,6 +18,7 @@ var singleCheckParams = []Param{
 	{Name: "nodes", Default: 3, Min: 1, Max: 7, Doc: "nodes (each an acceptor and a learner)"},
 	{Name: "proposers", Default: 2, Min: 1, Max: 7, Doc: "nodes 0..proposers-1 propose their own value"},
 	{Name: "rounds", Default: 1, Min: 1, Max: 6, Doc: "ballots each proposer may start (firings of its propose timer, restarts included)"},
+	{Name: "learners", Default: 1, Min: 0, Max: 7, Doc: "nodes told of every acceptance (the last ones; 1 as in the spin anchor); 0: all"},
 	{Name: "learns", Default: 0, Min: 0, Max: 4, Doc: "decision queries each node may send (firings of its learn timer)"},
 	{Name: "drops", Default: 0, Min: -1, Max: 16, Doc: "messages the network may lose; -1: any number"},
 	{Name: "dups", Default: 0, Min: 0, Max: 8, Doc: "messages the network may duplicate"},
@@ -61,14 +62,19 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		return nil, fmt.Errorf("%s: proposers=%d exceeds nodes=%d", sc.Name, props, n)
 	}
 	res.Settings = set.String()
-	res.Params = fmt.Sprintf("untimed nodes=%d proposers=%d rounds=%d learns=%d drops=%d dups=%d crashes=%d restarts=%d",
+	res.Params = "untimed " + set.String()
+	_ = fmt.Sprintf("%d %d %d %d %d %d %d %d",
 		n, props, set.Int("rounds"), set.Int("learns"), set.Int("drops"), set.Int("dups"), set.Int("crashes"), set.Int("restarts"))
+	var learners uint64
+	for i := n - min(set.Int("learners"), n); i < n && set.Int("learners") > 0; i++ {
+		learners |= 1 << uint(i)
+	}
 	values := make([]paxos.Value, props)
 	for i := range values {
 		values[i] = proposal(i)
 	}
 	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
-		cfg := paxos.SingleConfig{Bugs: opts.Bugs}
+		cfg := paxos.SingleConfig{Bugs: opts.Bugs, Learners: learners}
 		if int(env.ID()) < props {
 			cfg.Propose = proposal(int(env.ID()))
 		}
@@ -89,14 +95,19 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	if opts.Trace {
 		res.Trace = w.Trace()
 	}
-	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
-	cw.watch(func(chk *checker.SingleDecree, id sim.NodeID) *checker.Violation {
+	var cw *checkWorld[paxos.Msg, *checker.SingleDecree]
+	cw = &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
+	cw.watchShared(func(mutable func() *checker.SingleDecree, id sim.NodeID) *checker.Violation {
 		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
 		dec, ok := node.Decision()
 		accB, accV := node.Accepted()
 		st := checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}
-		v := chk.Observe(paxos.NodeID(id), int64(w.Now()), st)
-		if ok && w.Tracing() {
+		if cw.chk.Knows(paxos.NodeID(id), st) {
+			return nil
+		}
+		first := ok && !cw.chk.HasDecided(paxos.NodeID(id))
+		v := mutable().Observe(paxos.NodeID(id), int64(w.Now()), st)
+		if first && w.Tracing() {
 			w.Note(func() string { return "n" + strconv.Itoa(int(id)) + " decided " + strconv.FormatInt(int64(dec), 10) })
 		}
 		return v

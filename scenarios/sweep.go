@@ -23,6 +23,8 @@ type Sweep struct {
 	Count     uint64 // seeds per scenario
 	Workers   int    // 0 means GOMAXPROCS
 	Bugs      paxos.Bugs
+	Set       string   // settings for every scenario (Options.Set)
+	Strategy  Strategy // how a seed becomes a source (zero: swarm)
 	// CheckDeterminism runs every seed twice and reports a seed whose two
 	// runs differ as a "nondeterminism" failure naming the first event
 	// where they part (see CheckDeterminism).
@@ -88,13 +90,14 @@ func (s *Sweep) Run() Summary {
 				}
 				sc := s.Scenarios[job/s.Count]
 				seed := s.First + job%s.Count
-				res := sc.Run(sim.NewPRNG(seed), Options{Bugs: s.Bugs})
+				opts := Options{Bugs: s.Bugs, Set: s.Set}
+				res := sc.Run(s.Strategy.Source(seed), opts)
 				part.Runs++
 				part.Events += res.Events
 				part.Digest += RunDigest(sc.Name, seed, res.Digest)
 				if s.CheckDeterminism {
-					if again := sc.Run(sim.NewPRNG(seed), Options{Bugs: s.Bugs}); !SameRun(res, again) {
-						d := explainDivergence(sc, seed, s.Bugs, res, again)
+					if again := sc.Run(s.Strategy.Source(seed), opts); !SameRun(res, again) {
+						d := explainDivergence(sc, seed, s.Strategy, opts, res, again)
 						part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Divergence: d,
 							Violation: &checker.Violation{Kind: KindNondeterminism, Time: int64(d.At), Message: d.Error()}})
 						s.Violations.Add(1)

@@ -12,6 +12,9 @@ type Disk struct {
 	// shared marks records a snapshot of an untimed world also holds: the
 	// disk copies them before its first change.
 	shared bool
+	// startOnly (the untimed view) allows Records only while starting:
+	// the search then fingerprints a disk only while a restart can read it.
+	startOnly, starting bool
 
 	// Writes and Syncs count operations, for assertions and statistics.
 	Writes, Syncs uint64
@@ -32,7 +35,12 @@ func (d *Disk) Sync() {
 
 // Records is everything on the disk, durable or not, oldest first. A node
 // reads it in Start to rebuild its state.
-func (d *Disk) Records() []any { return d.records }
+func (d *Disk) Records() []any {
+	if d.startOnly && !d.starting {
+		panic("sim: a node read its disk outside Start: the untimed view (exhaustive search) allows disk reads only in Start")
+	}
+	return d.records
+}
 
 // Unsynced counts records a crash would lose now.
 func (d *Disk) Unsynced() int { return len(d.records) - d.synced }

@@ -142,6 +142,9 @@ type untimed[M Message] struct {
 	// owned marks node objects this world may step in place; a node shared
 	// with a snapshot is cloned before its first step.
 	owned []bool
+	// spare holds a clone Load discarded unsaved, for the next clone of
+	// that node to reuse: most successors are states already seen.
+	spare []Node[M]
 }
 
 // Untimed switches the world to the untimed view with the given bounds.
@@ -156,10 +159,11 @@ func (w *World[M]) Untimed(b Bounds) {
 	n := len(w.nodes)
 	w.un = &untimed[M]{
 		bounds: b, left: Budget{Drops: b.Drops, Dups: b.Dups, Crashes: b.Crashes, Restarts: b.Restarts},
-		nodeHash: make([]uint64, n), hashOK: make([]bool, n), owned: make([]bool, n),
+		nodeHash: make([]uint64, n), hashOK: make([]bool, n), owned: make([]bool, n), spare: make([]Node[M], n),
 	}
 	for i := range w.un.owned {
 		w.un.owned[i] = true
+		w.nodes[i].disk.startOnly = true
 	}
 }
 
@@ -255,8 +259,7 @@ func (w *World[M]) StepUntimed() bool {
 	if len(acts) == 0 {
 		return false
 	}
-	i := int(w.src.Choose(uint64(len(acts))))
-	w.Do(acts[i])
+	w.Do(acts[w.pick(acts)])
 	return true
 }
 
@@ -323,6 +326,7 @@ func (w *World[M]) Do(a Action) {
 			panic(fmt.Sprintf("sim: crash of node %d is not enabled", a.Node))
 		}
 		u.left.Crashes--
+		clear(u.hashOK) // whether a disk can still be read changed for every node
 		if w.trace != nil {
 			w.trace.line(w.now, "fault crash n"+strconv.Itoa(int(a.Node)))
 		}
@@ -332,6 +336,7 @@ func (w *World[M]) Do(a Action) {
 			panic(fmt.Sprintf("sim: restart of node %d is not enabled", a.Node))
 		}
 		u.left.Restarts--
+		clear(u.hashOK)
 		if w.trace != nil {
 			w.trace.line(w.now, "fault restart n"+strconv.Itoa(int(a.Node)))
 		}
@@ -354,7 +359,8 @@ func (w *World[M]) prepareStep(id NodeID) {
 	if !ok {
 		panic(fmt.Sprintf("sim: node %d (%T) cannot be cloned: exhaustive search needs a Cloner", id, s.node))
 	}
-	s.node = c.Clone(&s.env)
+	s.node = c.Clone(&s.env, u.spare[id])
+	u.spare[id] = nil
 	u.owned[id] = true
 }
 
@@ -379,11 +385,13 @@ func (w *World[M]) untimedCrash(id NodeID) {
 
 // Cloner is a node the exhaustive search can copy and fingerprint. Clone
 // returns an independent copy bound to env (the copy may be stepped while
-// the original is kept); Fingerprint hashes every field of the node's state
-// that can change what it does next.
+// the original is kept); into, when not nil, is an earlier copy of the same
+// node that nothing refers to any more, which Clone may overwrite and
+// return instead of allocating. Fingerprint hashes every field of the
+// node's state that can change what it does next.
 type Cloner[M Message] interface {
 	Node[M]
-	Clone(env *Env[M]) Node[M]
+	Clone(env *Env[M], into Node[M]) Node[M]
 	Fingerprint() uint64
 }
 
@@ -409,13 +417,26 @@ func (w *World[M]) Fingerprint() uint64 {
 	return Mix64(h)
 }
 
+// restartable reports whether node id can still start from its disk: only
+// then is the disk part of the state, since in the untimed view a node reads
+// its disk in Start alone (Disk.Records enforces it).
+func (w *World[M]) restartable(id NodeID) bool {
+	left := w.un.left
+	if w.nodes[id].up {
+		return left.Crashes > 0 && left.Restarts > 0
+	}
+	return left.Restarts > 0
+}
+
 func (w *World[M]) hashNode(id NodeID) uint64 {
 	s := &w.nodes[id]
 	h := Mix64(uint64(s.armed) ^ 0x1000)
 	for _, f := range s.fired {
 		h = Mix64(h ^ uint64(f))
 	}
-	h = Mix64(h ^ s.disk.hash())
+	if w.restartable(id) {
+		h = Mix64(h ^ s.disk.hash())
+	}
 	if !s.up {
 		return Mix64(h ^ 0xdead)
 	}
@@ -472,6 +493,9 @@ func (w *World[M]) Load(snap *Snapshot[M]) {
 	}
 	for i := range w.nodes {
 		s, sn := &w.nodes[i], &snap.nodes[i]
+		if u.owned[i] && s.node != nil && s.node != sn.node {
+			u.spare[i] = s.node // a clone no snapshot took
+		}
 		s.node, s.up, s.armed, s.fired, s.disk = sn.node, sn.up, sn.armed, sn.fired, sn.disk
 		s.disk.shared = true
 		u.nodeHash[i], u.hashOK[i], u.owned[i] = sn.hash, true, false

@@ -173,7 +173,9 @@ func (w *World[M]) start(id NodeID) {
 		w.trace.line(w.now, "start n"+strconv.Itoa(int(id)))
 	}
 	w.stepping = id
+	s.disk.starting = true
 	s.node.Start()
+	s.disk.starting = false
 	w.stepped(id)
 }
 

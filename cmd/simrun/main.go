@@ -30,6 +30,7 @@ commands:
   run      run scenarios over many seeds in parallel (simrun run -h)
   replay   re-execute a trace file and check it event by event (simrun replay FILE [-v])
   shrink   minimize a failing trace, keeping its violation (simrun shrink FILE [-o OUT])
+  check    explore every schedule of a bounded check scenario (simrun check -h)
   merge    add up the JSON summaries of sharded runs (simrun merge A.json B.json ...)
 `
 
@@ -68,13 +69,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdReplay(args[1:], stdout, stderr)
 	case "shrink":
 		code, err = cmdShrink(args[1:], stdout, stderr)
+	case "check":
+		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "merge":
 		code, err = cmdMerge(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = fail("unknown command %q (want list, bugs, run, replay, shrink or merge)", args[0])
+		err = fail("unknown command %q (want list, bugs, run, replay, shrink, check or merge)", args[0])
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -91,6 +91,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
 	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into a .shrunk.trace next to it")
 	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace")
+	set := fs.String("set", "", "override scenario settings: key=value,... (check scenarios declare them)")
+	strategyName := fs.String("strategy", "swarm", "swarm (seeded PRNG), walk (uniform random walk over enabled actions) or pct (check scenarios)")
+	depth := fs.Int("depth", 3, "PCT depth: priority change points plus one")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -129,12 +132,27 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, fail("run: %v", err)
 	}
+	strategy, err := scenarios.ParseStrategy(*strategyName, *depth)
+	if err != nil {
+		return exitUsage, fail("run: %v", err)
+	}
+	for _, sc := range scs {
+		if strategy.Untimed() && sc.Machine == nil {
+			return exitUsage, fail("run: -strategy %s needs a check scenario (untimed); %s is timed", strategy.Name, sc.Name)
+		}
+		if *set != "" {
+			if _, err := sc.ParseSettings(*set); err != nil {
+				return exitUsage, fail("run: %v", err)
+			}
+		}
+	}
 
 	runFirst, runCount := *first, *seeds
 	if shardN > 0 {
 		runFirst, runCount = scenarios.Shard(*first, *seeds, shardI, shardN)
 	}
-	sw := &scenarios.Sweep{Scenarios: scs, First: runFirst, Count: runCount, Workers: *workers, Bugs: bugs, CheckDeterminism: *checkDet}
+	sw := &scenarios.Sweep{Scenarios: scs, First: runFirst, Count: runCount, Workers: *workers, Bugs: bugs, CheckDeterminism: *checkDet,
+		Set: *set, Strategy: strategy}
 	total := uint64(len(scs)) * runCount
 	start := time.Now()
 	stop := showProgress(stderr, *quiet, sw, total, start)
@@ -162,7 +180,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			if f.Divergence != nil {
 				err = writeDivergence(&v, *outDir, f.Divergence)
 			} else {
-				err = writeFailure(&v, *outDir, bugs)
+				err = writeFailure(&v, *outDir, bugs, sw)
 			}
 			if err != nil {
 				return exitUsage, err
@@ -198,9 +216,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 // writeFailure runs a failing seed again with the trace on, checks that it
 // fails the same way (a cheap determinism probe on every failure), and
 // writes the trace and any artifacts.
-func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs) error {
+func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.Sweep) error {
 	sc, _ := scenarios.Lookup(v.Scenario)
-	res := sc.Run(sim.NewPRNG(v.Seed), scenarios.Options{Bugs: bugs, Trace: true})
+	res := sc.Run(sw.Strategy.Source(v.Seed), scenarios.Options{Bugs: bugs, Set: sw.Set, Trace: true})
 	if res.Violation == nil || res.Violation.Kind != v.Kind || res.Violation.Message != v.Message {
 		v.Message += " [NONDETERMINISM: the traced re-run did not fail the same way]"
 	}
@@ -225,6 +243,20 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs) error {
 	v.GoTest = fmt.Sprintf("go test ./scenarios -run '^TestScenarioSeeds$' -synod.scenario=%s -synod.seed=%d", v.Scenario, v.Seed)
 	if bugs != 0 {
 		v.GoTest += " -synod.bug=" + bugs.String()
+	}
+	if sw.Set != "" || sw.Strategy.Name != "swarm" {
+		// The seed tests know neither settings nor strategies: the one
+		// command that reruns this seed is simrun's own.
+		v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -scenario %s -seed %d -seeds 1 -strategy %s", v.Scenario, v.Seed, sw.Strategy.Name)
+		if sw.Strategy.Name == "pct" {
+			v.GoTest += fmt.Sprintf(" -depth %d", sw.Strategy.Depth)
+		}
+		if sw.Set != "" {
+			v.GoTest += " -set " + sw.Set
+		}
+		if bugs != 0 {
+			v.GoTest += " -bug " + bugs.String()
+		}
 	}
 	return nil
 }
