@@ -1,12 +1,249 @@
 package scenarios
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/explore"
 	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
 )
 
+func mustBugs(t testing.TB, s string) paxos.Bugs {
+	t.Helper()
+	b, err := paxos.ParseBugs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func checkScenario(t testing.TB, name, set, bugs string, cfg explore.Config) *Checked {
+	t.Helper()
+	sc, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Check(sc, Options{Bugs: mustBugs(t, bugs), Set: set}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// smallSafe are single/check configurations small enough to exhaust in a
+// test, each with a different fault budget.
+var smallSafe = []string{
+	"nodes=2,proposers=2",
+	"nodes=3,proposers=1,crashes=1,restarts=1",
+	"nodes=3,proposers=1,dups=1,drops=1",
+}
+
+func TestCheckCorrectProtocolExhausts(t *testing.T) {
+	for _, set := range smallSafe {
+		for _, dfs := range []bool{false, true} {
+			r := checkScenario(t, "single/check", set, "", explore.Config{DFS: dfs})
+			if r.Violation != nil || !r.Complete || r.Cut != "" {
+				t.Fatalf("%s dfs=%v: want a complete search with no violation, got complete=%v cut=%q violation=%v", set, dfs, r.Complete, r.Cut, r.Violation)
+			}
+			if r.States < 100 || r.Transitions < r.States-1 {
+				t.Fatalf("%s dfs=%v: %d states, %d transitions: the search did not explore", set, dfs, r.States, r.Transitions)
+			}
+		}
+	}
+}
+
+// The smallest single/check configuration that breaks each single-decree
+// bug (stale-promise and lowest-accepted need two rounds or three
+// proposers: random walks find them, see TestStrategiesFindDeepBugs).
+var checkHunts = []struct{ bug, set string }{
+	{"ignore-accepted", ""},
+	{"dup-ballot", ""},
+	{"accept-lower-ballot", ""},
+	{"minority-quorum", "proposers=1"},
+	{"count-duplicates", "dups=1"},
+	{"no-persist", "crashes=1,restarts=1"},
+	{"no-persist-accept", "crashes=1,restarts=1"},
+}
+
+func TestCheckFindsSingleDecreeBugs(t *testing.T) {
+	for _, h := range checkHunts {
+		t.Run(h.bug, func(t *testing.T) {
+			bfs := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000})
+			if bfs.Violation == nil {
+				t.Fatalf("BFS did not find %s with %q: %d states, complete=%v", h.bug, h.set, bfs.States, bfs.Complete)
+			}
+			// Check replays the path through Run; the trace must replay too.
+			rep, err := Replay(bfs.File)
+			if err != nil || rep.Divergence != "" || rep.Result.Violation == nil {
+				t.Fatalf("the counterexample trace does not replay: %v %s %v", err, rep.Divergence, rep.Result.Violation)
+			}
+			// Sleep sets lose no violation and keep BFS paths shortest.
+			full := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000, NoPOR: true})
+			if full.Violation == nil || len(full.Path) != len(bfs.Path) {
+				t.Fatalf("without sleep sets: violation %v after %d actions; with them: %d actions", full.Violation, len(full.Path), len(bfs.Path))
+			}
+			dfs := checkScenario(t, "single/check", h.set, h.bug, explore.Config{DFS: true, MaxStates: 2_000_000})
+			if dfs.Violation == nil || len(dfs.Path) < len(bfs.Path) {
+				t.Fatalf("DFS: violation %v after %d actions, shorter than BFS's %d", dfs.Violation, len(dfs.Path), len(bfs.Path))
+			}
+		})
+	}
+}
+
+func TestCheckSleepSetsKeepEveryState(t *testing.T) {
+	for _, set := range smallSafe {
+		with := checkScenario(t, "single/check", set, "", explore.Config{})
+		without := checkScenario(t, "single/check", set, "", explore.Config{NoPOR: true})
+		if with.States != without.States || with.MaxDepth != without.MaxDepth {
+			t.Fatalf("%s: sleep sets changed what is reachable: %d states depth %d, without: %d states depth %d",
+				set, with.States, with.MaxDepth, without.States, without.MaxDepth)
+		}
+		if with.Transitions >= without.Transitions {
+			t.Fatalf("%s: sleep sets saved nothing: %d transitions, without: %d", set, with.Transitions, without.Transitions)
+		}
+	}
+}
+
+func TestCheckVerdictIndependentOfWorkers(t *testing.T) {
+	for _, c := range []struct{ set, bug string }{{smallSafe[2], ""}, {"", "ignore-accepted"}, {"dups=1", "count-duplicates"}} {
+		one := checkScenario(t, "single/check", c.set, c.bug, explore.Config{Workers: 1})
+		three := checkScenario(t, "single/check", c.set, c.bug, explore.Config{Workers: 3})
+		if one.States != three.States || one.Transitions != three.Transitions || one.Complete != three.Complete ||
+			fmt.Sprint(one.Path) != fmt.Sprint(three.Path) {
+			t.Fatalf("%q %s: 1 worker: %d states %d transitions path %v; 3 workers: %d states %d transitions path %v",
+				c.set, c.bug, one.States, one.Transitions, one.Path, three.States, three.Transitions, three.Path)
+		}
+	}
+}
+
+func TestCheckBoundsAreInconclusive(t *testing.T) {
+	r := checkScenario(t, "single/check", "", "", explore.Config{MaxStates: 500})
+	if r.Complete || r.Cut == "" || r.States != 500 {
+		t.Fatalf("a state bound must cut the search and say so: complete=%v cut=%q states=%d", r.Complete, r.Cut, r.States)
+	}
+	r = checkScenario(t, "single/check", "", "", explore.Config{MaxDepth: 4})
+	if r.Complete || r.Cut == "" {
+		t.Fatalf("a depth bound must cut the search and say so: complete=%v cut=%q", r.Complete, r.Cut)
+	}
+	r = checkScenario(t, "single/check", "", "", explore.Config{MaxDepth: 4, DFS: true})
+	if r.Complete || r.Cut == "" {
+		t.Fatalf("DFS: a depth bound must cut the search and say so: complete=%v cut=%q", r.Complete, r.Cut)
+	}
+}
+
+// TestFingerprintSoundness looks for pairs of different paths that reach
+// the same fingerprint, continues both with the same choices, and requires
+// the same behaviour: the same enabled actions, fingerprints and verdicts
+// at every step. A field the fingerprint missed shows up as a pair that
+// parts.
+func TestFingerprintSoundness(t *testing.T) {
+	sets := []string{
+		"nodes=3,proposers=2,learners=0,crashes=1,restarts=1,dups=1,drops=1,learns=1",
+		"nodes=3,proposers=2,rounds=2,crashes=2,restarts=2",
+	}
+	for _, set := range sets {
+		for _, bug := range []string{"", "no-persist", "count-duplicates"} {
+			sc, _ := Lookup("single/check")
+			m, err := sc.Machine(Options{Set: set, Bugs: mustBugs(t, bug)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			type seen struct {
+				state explore.State
+				path  string
+			}
+			byFP := map[uint64]seen{}
+			root := m.Save()
+			pairs := 0
+			rng := sim.NewPRNG(7)
+			for walk := 0; walk < 3000 && pairs < 400; walk++ {
+				m.Load(root)
+				path := ""
+				for depth := 0; depth < 60; depth++ {
+					acts := m.Actions()
+					if len(acts) == 0 {
+						break
+					}
+					i := int(rng.Choose(uint64(len(acts))))
+					path += fmt.Sprint(i, ",")
+					if m.Apply(i) != nil {
+						break
+					}
+					fp := m.Fingerprint()
+					s, ok := byFP[fp]
+					if !ok {
+						byFP[fp] = seen{m.Save(), path}
+						continue
+					}
+					if s.path == path {
+						continue
+					}
+					pairs++
+					here := m.Save()
+					compareContinuations(t, m, s.state, here, rng.Choose(1<<32), set+" "+bug+" "+s.path+" vs "+path)
+					m.Load(here)
+				}
+			}
+			if pairs < 50 {
+				t.Fatalf("%s %s: only %d pairs of paths met: the test proves little", set, bug, pairs)
+			}
+		}
+	}
+}
+
+func compareContinuations(t *testing.T, m explore.Machine, a, b explore.State, seed uint64, what string) {
+	t.Helper()
+	rng := sim.NewPRNG(seed)
+	for step := 0; step < 40; step++ {
+		m.Load(a)
+		keysA, fpA := actionKeys(m), m.Fingerprint()
+		m.Load(b)
+		keysB, fpB := actionKeys(m), m.Fingerprint()
+		if fpA != fpB || keysA != keysB {
+			t.Fatalf("%s: equal fingerprints parted after %d equal steps: fingerprints %x/%x, actions %s / %s", what, step, fpA, fpB, keysA, keysB)
+		}
+		n := len(m.Actions())
+		if n == 0 {
+			return
+		}
+		i := int(rng.Choose(uint64(n)))
+		m.Load(a)
+		errA := m.Apply(i)
+		a = m.Save()
+		m.Load(b)
+		errB := m.Apply(i)
+		b = m.Save()
+		if kindOf(errA) != kindOf(errB) {
+			t.Fatalf("%s: after %d equal steps the verdicts part: %v / %v", what, step, errA, errB)
+		}
+		if errA != nil {
+			return
+		}
+	}
+}
+
+func actionKeys(m explore.Machine) string {
+	var b []byte
+	for _, a := range m.Actions() {
+		b = fmt.Appendf(b, "%x,", a.Key)
+	}
+	return string(b)
+}
+
+func kindOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	if v, ok := err.(*checker.Violation); ok {
+		return v.Kind
+	}
+	return err.Error()
+}
+
+// searchScenario runs the bare search (no replay of the path) on a check
+// scenario.
 func searchScenario(t testing.TB, name, set string, bugs string, cfg explore.Config) explore.Result {
 	t.Helper()
 	sc, err := Lookup(name)
@@ -19,22 +256,4 @@ func searchScenario(t testing.TB, name, set string, bugs string, cfg explore.Con
 		t.Fatal(err)
 	}
 	return res
-}
-
-func TestCheckQuick(t *testing.T) {
-	for _, por := range []bool{false, true} {
-		for _, dfs := range []bool{false, true} {
-			r := searchScenario(t, "single/check", "", "", explore.Config{DFS: dfs, NoPOR: !por})
-			t.Logf("por=%v dfs=%v: %+v complete=%v cut=%q viol=%v rate=%.0f", por, dfs, r.Stats, r.Complete, r.Cut, r.Violation, r.StatesPerSecond())
-		}
-	}
-}
-
-func mustBugs(t testing.TB, s string) paxos.Bugs {
-	t.Helper()
-	b, err := paxos.ParseBugs(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
