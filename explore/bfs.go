@@ -35,8 +35,13 @@ func (s *search) bfs(machines []Machine) Result {
 	m := machines[0]
 	rootID := s.add(m.Fingerprint(), 0, 0, 0)
 	level := []queued{{state: m.Save(), id: rootID}}
-	outs := make([][]child, len(machines))
+	outs := make([]blocks, len(machines))
+	s.slept = make([]uint64, len(machines))
 	s.acts = make([][]sim.Action, len(machines))
+	s.fresh = make([]map[uint64]bool, len(machines))
+	for i := range s.fresh {
+		s.fresh[i] = map[uint64]bool{}
+	}
 	for depth := 0; len(level) > 0; depth++ {
 		if s.overBudget() {
 			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
@@ -51,11 +56,7 @@ func (s *search) bfs(machines []Machine) Result {
 		s.expandLevel(machines, level, outs)
 		var next []queued
 		for w := range outs {
-			for _, c := range outs[w] {
-				if c.action < 0 {
-					s.stats.Slept++
-					continue
-				}
+			for _, c := range outs[w].all() {
 				s.stats.Transitions++
 				if c.err != nil {
 					r.Violation = c.err
@@ -80,7 +81,9 @@ func (s *search) bfs(machines []Machine) Result {
 					}
 				}
 			}
-			outs[w] = outs[w][:0]
+			outs[w].reset()
+			s.stats.Slept += s.slept[w]
+			s.slept[w] = 0
 		}
 		level = next
 	}
@@ -90,7 +93,7 @@ func (s *search) bfs(machines []Machine) Result {
 
 // expandLevel fills outs[w] with the children of worker w's chunk; chunks
 // are contiguous and in order, so outs read in order is the level's order.
-func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child) {
+func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) {
 	w := len(machines)
 	if len(level) < 64 {
 		w = 1
@@ -103,8 +106,10 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child)
 			continue
 		}
 		expand := func() {
+			fresh := s.fresh[k]
+			clear(fresh)
 			for _, q := range level[lo:hi] {
-				outs[k] = s.expand(machines[k], q, outs[k], &s.acts[k])
+				s.expand(machines[k], q, &outs[k], &s.acts[k], fresh, &s.slept[k])
 			}
 		}
 		if w == 1 {
@@ -119,7 +124,7 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs [][]child)
 
 // expand applies every action a state should explore and appends the
 // children. It only reads the visited set.
-func (s *search) expand(m Machine, q queued, out []child, buf *[]sim.Action) []child {
+func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fresh map[uint64]bool, slept *uint64) {
 	m.Load(q.state)
 	acts := append((*buf)[:0], m.Actions()...)
 	*buf = acts
@@ -130,7 +135,7 @@ func (s *search) expand(m Machine, q queued, out []child, buf *[]sim.Action) []c
 	var done uint64
 	for i := range acts {
 		if i < maskable && todo&(1<<i) == 0 {
-			out = append(out, child{parent: q.id, action: -1}) // counted as slept by the merge
+			*slept++
 			continue
 		}
 		if i > 0 || done != 0 {
@@ -143,20 +148,63 @@ func (s *search) expand(m Machine, q queued, out []child, buf *[]sim.Action) []c
 			if !s.cfg.NoPOR {
 				c.sleep = childSleep(acts, sleep|done, acts[i], m.Actions())
 			}
-			if id, ok := s.seen.get(c.fp); !ok || s.sleep[id]&^c.sleep != 0 {
+			id, ok := s.seen.get(c.fp)
+			switch {
+			case !ok && !fresh[c.fp]:
+				// New this level: only its first occurrence needs a
+				// state; later ones only narrow its sleep set.
+				fresh[c.fp] = true
 				c.state = m.Save()
+			case ok && s.sleep[id]&^c.sleep != 0:
+				c.state = m.Save() // may need re-expanding
 			}
 		}
-		out = append(out, c)
+		out.add(c)
 		if c.err != nil {
-			return out
+			return
 		}
 		if i < maskable {
 			done |= 1 << i
 		}
 	}
-	return out
 }
+
+// blocks is an append-only list of children in fixed-size blocks: a level
+// can hold millions, and growing one slice would copy them again and again.
+type blocks struct {
+	full []([]child)
+	last []child
+}
+
+const blockSize = 4096
+
+func (b *blocks) add(c child) {
+	if len(b.last) == blockSize {
+		b.full = append(b.full, b.last)
+		b.last = nil
+	}
+	if b.last == nil {
+		b.last = make([]child, 0, blockSize)
+	}
+	b.last = append(b.last, c)
+}
+
+// all iterates the children in order.
+func (b *blocks) all() func(yield func(int, child) bool) {
+	return func(yield func(int, child) bool) {
+		i := 0
+		for _, blk := range append(b.full, b.last) {
+			for _, c := range blk {
+				if !yield(i, c) {
+					return
+				}
+				i++
+			}
+		}
+	}
+}
+
+func (b *blocks) reset() { *b = blocks{} }
 
 // path is the list of action indices from the root to state id.
 func (s *search) path(id uint32) []uint64 {

@@ -91,11 +91,14 @@ type Result struct {
 type search struct {
 	cfg   Config
 	seen  *visited
-	sleep []uint64 // by state id: actions left unexplored (bit i: action i)
-	par   []uint32 // BFS: parent id
-	act   []uint16 // BFS: action index from the parent
-	acts  [][]sim.Action // BFS: each worker's copy of the actions it expands
+	sleep []uint64          // by state id: actions left unexplored (bit i: action i)
+	par   []uint32          // BFS: parent id
+	act   []uint16          // BFS: action index from the parent
+	acts  [][]sim.Action    // BFS: each worker's copy of the actions it expands
+	fresh []map[uint64]bool // BFS: per worker, fingerprints new this level it saved
+	slept []uint64          // BFS: per worker, actions a sleep set covered this level
 	stats Stats
+	calls uint64
 	start time.Time
 	tick  time.Time
 }
@@ -156,6 +159,10 @@ func (s *search) finish(r *Result) Result {
 // overBudget reports the wall-clock bound, and calls Progress when a
 // second has passed since the last call.
 func (s *search) overBudget() bool {
+	s.calls++
+	if s.calls%1024 != 0 {
+		return false // reading the clock costs more than a transition's share
+	}
 	now := time.Now()
 	if s.cfg.Progress != nil && now.Sub(s.tick) >= time.Second {
 		s.tick = now
@@ -217,7 +224,7 @@ func (s *search) dfs(m Machine) Result {
 	var r Result
 	root := m.Save()
 	s.add(m.Fingerprint(), 0, 0, 0)
-	stack := []frame{s.enter(m, root, ^uint64(0), 0, -1)}
+	stack := s.push(nil, m, root, ^uint64(0), 0, -1)
 	s.stats.MaxDepth = 0
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]
@@ -262,14 +269,14 @@ func (s *search) dfs(m Machine) Result {
 				continue
 			}
 			s.sleep[id] &= zc
-			stack = append(stack, s.enter(m, m.Save(), todo, zc, i))
+			stack = s.push(stack, m, m.Save(), todo, zc, i)
 		} else {
 			if s.stats.States >= s.cfg.MaxStates {
 				r.Cut = fmt.Sprintf("the state bound %d", s.cfg.MaxStates)
 				return s.finish(&r)
 			}
 			s.add(fp, zc, 0, 0)
-			stack = append(stack, s.enter(m, m.Save(), ^zc, zc, i))
+			stack = s.push(stack, m, m.Save(), ^zc, zc, i)
 		}
 		s.stats.MaxDepth = max(s.stats.MaxDepth, len(stack)-1)
 	}
@@ -277,17 +284,22 @@ func (s *search) dfs(m Machine) Result {
 	return s.finish(&r)
 }
 
-// enter makes a frame for a state: todo are the actions to explore (bits
-// past the enabled ones are ignored), sleep the set it inherited.
-func (s *search) enter(m Machine, st State, todo, sleep uint64, choice int) frame {
+// push enters a state: todo are the actions to explore (bits past the
+// enabled ones are ignored), sleep the set it inherited. A popped frame's
+// action buffer is reused.
+func (s *search) push(stack []frame, m Machine, st State, todo, sleep uint64, choice int) []frame {
+	var buf []sim.Action
+	if len(stack) < cap(stack) {
+		buf = stack[:len(stack)+1][len(stack)].acts[:0]
+	}
 	m.Load(st)
-	acts := append([]sim.Action(nil), m.Actions()...)
+	acts := append(buf, m.Actions()...)
 	todo &= all(len(acts))
 	if len(acts) > maskable {
 		todo = ^uint64(0) // past the mask every action is explored
 	}
 	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
-	return frame{state: st, acts: acts, todo: todo, sleep: sleep & all(len(acts)), choice: choice}
+	return append(stack, frame{state: st, acts: acts, todo: todo, sleep: sleep & all(len(acts)), choice: choice})
 }
 
 // pick returns the next action to explore, or -1.

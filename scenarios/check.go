@@ -27,6 +27,9 @@ type checkWorld[M sim.Message, C memory[C]] struct {
 	chk   C
 	owned bool // chk is this world's own, not shared with a saved state
 	found *checker.Violation
+	// loaded is the saved state the world holds unchanged, if any: loading
+	// it again is free.
+	loaded explore.State
 }
 
 // watch installs the checker: observe checks node id after each of its
@@ -71,7 +74,7 @@ type checkMachine[M sim.Message, C memory[C]] struct {
 }
 
 type checkState[M sim.Message, C any] struct {
-	world *sim.Snapshot[M]
+	world sim.Snapshot[M]
 	chk   C
 }
 
@@ -90,14 +93,19 @@ func newMachine[M sim.Message, C memory[C]](cw *checkWorld[M, C]) (explore.Machi
 }
 
 func (m checkMachine[M, C]) Load(s explore.State) {
-	st := s.(checkState[M, C])
-	m.w.Load(st.world)
+	if s == m.loaded {
+		return
+	}
+	m.loaded = s
+	st := s.(*checkState[M, C])
+	m.w.Load(&st.world)
 	m.chk, m.owned, m.found = st.chk, false, nil
 }
 
 func (m checkMachine[M, C]) Actions() []sim.Action { return m.w.Enabled() }
 
 func (m checkMachine[M, C]) Apply(i int) error {
+	m.loaded = nil
 	m.step(i)
 	if m.found != nil {
 		return m.found
@@ -119,7 +127,10 @@ func (m checkMachine[M, C]) Fingerprint() uint64 {
 
 func (m checkMachine[M, C]) Save() explore.State {
 	m.owned = false
-	return checkState[M, C]{world: m.w.Save(), chk: m.chk}
+	st := &checkState[M, C]{chk: m.chk}
+	m.w.SaveInto(&st.world)
+	m.loaded = st
+	return st
 }
 
 // Checked is the outcome of an exhaustive check of a scenario.

@@ -15,6 +15,9 @@ type Disk struct {
 	// startOnly (the untimed view) allows Records only while starting:
 	// the search then fingerprints a disk only while a restart can read it.
 	startOnly, starting bool
+	// clipped: records may still share their array with a snapshot (only
+	// appends past the end are safe until the next reallocation).
+	clipped bool
 
 	// Writes and Syncs count operations, for assertions and statistics.
 	Writes, Syncs uint64
@@ -49,6 +52,9 @@ func (d *Disk) Unsynced() int { return len(d.records) - d.synced }
 // long log into a snapshot.
 func (d *Disk) Rewrite(recs []any) {
 	d.own()
+	if d.clipped {
+		d.records, d.clipped = nil, false
+	}
 	d.records = append(d.records[:0], recs...)
 	d.synced = len(d.records)
 	d.Syncs++
@@ -56,14 +62,20 @@ func (d *Disk) Rewrite(recs []any) {
 
 func (d *Disk) crash() {
 	d.own()
-	clear(d.records[d.synced:])
-	d.records = d.records[:d.synced]
+	if !d.clipped {
+		clear(d.records[d.synced:]) // drop references; the array is ours
+	}
+	d.records = d.records[:d.synced:d.synced]
 }
 
+// own makes the disk safe to change while a snapshot shares its records:
+// clipping the capacity makes the next append copy them, and Rewrite and
+// crash never write into the shared array.
 func (d *Disk) own() {
 	if d.shared {
-		d.records = append(make([]any, 0, len(d.records)+4), d.records...)
+		d.records = d.records[:len(d.records):len(d.records)]
 		d.shared = false
+		d.clipped = true
 	}
 }
 

@@ -451,11 +451,14 @@ func (w *World[M]) hashNode(id NodeID) uint64 {
 // records with the world it came from, copy-on-write.
 type Snapshot[M Message] struct {
 	nodes   []snapNode[M]
+	small   [smallWorld]snapNode[M] // nodes' backing array in small worlds: one allocation less
 	flights []flight[M]
 	left    Budget
 	msgSum  uint64
 	events  uint64
 }
+
+const smallWorld = 4
 
 type snapNode[M Message] struct {
 	node  Node[M]
@@ -472,17 +475,29 @@ func (s *Snapshot[M]) Depth() uint64 { return s.events }
 // Save captures the world's untimed state. The world may go on stepping:
 // whatever the snapshot shares is copied before it is changed.
 func (w *World[M]) Save() *Snapshot[M] {
+	snap := new(Snapshot[M])
+	w.SaveInto(snap)
+	return snap
+}
+
+// SaveInto is Save into a snapshot the caller allocated (as part of a
+// larger state, say), which must not be in use.
+func (w *World[M]) SaveInto(snap *Snapshot[M]) {
 	u := w.un
 	w.Fingerprint() // every node hash fresh, so snapshots carry them
-	snap := &Snapshot[M]{nodes: make([]snapNode[M], len(w.nodes)), flights: slices.Clone(u.flights),
-		left: u.left, msgSum: u.msgSum, events: w.events}
+	if len(w.nodes) <= smallWorld {
+		snap.nodes = snap.small[:len(w.nodes)]
+	} else {
+		snap.nodes = make([]snapNode[M], len(w.nodes))
+	}
+	snap.flights = slices.Clone(u.flights)
+	snap.left, snap.msgSum, snap.events = u.left, u.msgSum, w.events
 	for i := range w.nodes {
 		s := &w.nodes[i]
 		s.disk.shared = true
 		snap.nodes[i] = snapNode[M]{node: s.node, up: s.up, armed: s.armed, fired: s.fired, disk: s.disk, hash: u.nodeHash[i]}
 		u.owned[i] = false
 	}
-	return snap
 }
 
 // Load replaces the world's untimed state with a snapshot's.

@@ -1,0 +1,90 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/synod-sim/synod/explore"
+	"github.com/synod-sim/synod/sim"
+)
+
+// benchCheck explores single/check and reports distinct states per second
+// and allocations per state.
+func benchCheck(b *testing.B, set string, cfg explore.Config) {
+	b.ReportAllocs()
+	var states uint64
+	var complete bool
+	for b.Loop() {
+		r := searchScenario(b, "single/check", set, "", cfg)
+		states += r.States
+		complete = r.Complete
+	}
+	b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
+	b.ReportMetric(float64(states)/float64(b.N), "states")
+	if cfg.MaxStates == 0 && !complete {
+		b.Fatal("the search did not exhaust the space")
+	}
+}
+
+// BenchmarkCheck is the quick figure: the first 200,000 states of the spin
+// anchor's configuration (3 nodes, 2 proposers, 1 round each, no loss).
+func BenchmarkCheck(b *testing.B) { benchCheck(b, "", explore.Config{MaxStates: 200_000}) }
+
+// BenchmarkCheckDFS is BenchmarkCheck depth first, as spin searches.
+func BenchmarkCheckDFS(b *testing.B) { benchCheck(b, "", explore.Config{MaxStates: 200_000, DFS: true}) }
+
+// BenchmarkCheckSpinR1 exhausts the spin anchor's configuration; run it with
+// -benchtime=1x: go test ./scenarios -run '^$' -bench CheckSpin -benchtime=1x -cpu 1
+func BenchmarkCheckSpinR1(b *testing.B) { benchCheck(b, "", explore.Config{DFS: true}) }
+
+// BenchmarkCheckSpinR1Loss adds a drop for every message in flight.
+func BenchmarkCheckSpinR1Loss(b *testing.B) { benchCheck(b, "drops=-1", explore.Config{DFS: true}) }
+
+// BenchmarkRestore compares the two ways to bring back a saved state: load
+// a snapshot (clone-on-write world) or replay the choice prefix from the
+// initial state, for states about 15 actions deep.
+func BenchmarkRestore(b *testing.B) {
+	sc, _ := Lookup("single/check")
+	m, err := sc.Machine(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	root := m.Save()
+	rng := sim.NewPRNG(1)
+	var states []explore.State
+	var paths [][]int
+	for len(states) < 64 {
+		m.Load(root)
+		var path []int
+		for len(path) < 15 && len(m.Actions()) > 0 {
+			i := int(rng.Choose(uint64(len(m.Actions()))))
+			path = append(path, i)
+			if m.Apply(i) != nil {
+				break
+			}
+		}
+		states, paths = append(states, m.Save()), append(paths, path)
+	}
+	b.Run("snapshot", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			m.Load(states[i%len(states)])
+			_ = m.Fingerprint()
+			i++
+		}
+	})
+	b.Run("replay-prefix", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			m.Load(root)
+			for _, a := range paths[i%len(paths)] {
+				if m.Apply(a) != nil {
+					break
+				}
+			}
+			_ = m.Fingerprint()
+			i++
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// untimedHunts is the single/check configuration each single-decree bug is
+// hunted in by the random strategies.
+var untimedHunts = append(append([]struct{ bug, set string }{}, checkHunts...),
+	struct{ bug, set string }{"stale-promise", "rounds=2"},
+	struct{ bug, set string }{"lowest-accepted", "rounds=2"},
+)
+
+// firstFailing runs seeds 1, 2, ... of a scenario under a strategy and
+// returns the first that breaks an invariant (0: none within limit).
+func firstFailing(t testing.TB, name, set, bug string, st Strategy, limit uint64) uint64 {
+	t.Helper()
+	sc, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Bugs: mustBugs(t, bug), Set: set}
+	for seed := uint64(1); seed <= limit; seed++ {
+		if res := sc.Run(st.Source(seed), opts); res.Violation != nil {
+			return seed
+		}
+	}
+	return 0
+}
+
+func TestStrategiesFindDeepBugs(t *testing.T) {
+	// The two bugs the exhaustive search cannot reach within a test's
+	// budget: both random strategies must find them, deterministically.
+	for _, bug := range []string{"stale-promise", "lowest-accepted"} {
+		for _, st := range []Strategy{{Name: "walk"}, {Name: "pct", Depth: 3}} {
+			if seed := firstFailing(t, "single/check", "rounds=2", bug, st, 20_000); seed == 0 {
+				t.Errorf("%s: %s found nothing in 20000 runs", bug, st)
+			}
+		}
+	}
+}
+
+func TestPCTReplays(t *testing.T) {
+	seed := firstFailing(t, "single/check", "rounds=2", "stale-promise", Strategy{Name: "pct", Depth: 3}, 20_000)
+	sc, _ := Lookup("single/check")
+	res := sc.Run(Strategy{Name: "pct", Depth: 3}.Source(seed), Options{Bugs: mustBugs(t, "stale-promise"), Set: "rounds=2", Trace: true})
+	rep, err := Replay(TraceFile(sc.Name, seed, mustBugs(t, "stale-promise"), res))
+	if err != nil || rep.Divergence != "" || rep.Result.Violation == nil || rep.Result.Violation.Kind != res.Violation.Kind {
+		t.Fatalf("a PCT trace must replay from its choices alone: %v %q %v", err, rep.Divergence, rep.Result.Violation)
+	}
+}
+
+// TestStrategyTable prints runs-to-first-failure for every single-decree
+// bug under swarm (its timed hunt scenario), the uniform random walk and
+// PCT (single/check). It is the README's table: SYNOD_TABLE=1 go test
+// ./scenarios -run TestStrategyTable -v
+func TestStrategyTable(t *testing.T) {
+	if os.Getenv("SYNOD_TABLE") == "" {
+		t.Skip("set SYNOD_TABLE=1 to print the table")
+	}
+	const limit = 200_000
+	cell := func(seed uint64) string {
+		if seed == 0 {
+			return fmt.Sprintf("> %d", limit)
+		}
+		return fmt.Sprint(seed)
+	}
+	var b strings.Builder
+	fmt.Fprintln(&b, "| bug | swarm (timed hunt) | walk (single/check) | PCT d=2 | PCT d=3 | single/check settings |")
+	fmt.Fprintln(&b, "| --- | --- | --- | --- | --- | --- |")
+	for _, h := range untimedHunts {
+		hunt, _ := HuntFor(h.bug)
+		swarm := firstFailing(t, hunt.Scenario, "", h.bug, Strategy{Name: "swarm"}, limit)
+		walk := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "walk"}, limit)
+		pct2 := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "pct", Depth: 2}, limit)
+		pct3 := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "pct", Depth: 3}, limit)
+		fmt.Fprintf(&b, "| %s | %s (%s) | %s | %s | %s | %s |\n", h.bug, cell(swarm), hunt.Scenario, cell(walk), cell(pct2), cell(pct3), h.set)
+	}
+	t.Log("\n" + b.String())
+}
