@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -10,12 +11,27 @@ import (
 )
 
 func cmdList(args []string, out io.Writer) (int, error) {
-	if len(args) > 0 {
-		return exitUsage, fail("list takes no arguments")
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	verbose := fs.Bool("v", false, "also list each scenario's settings (-set key=value), with default and range")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	if len(pos) > 0 {
+		return exitUsage, fail("list takes no arguments but -v")
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, s := range scenarios.All() {
-		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Summary)
+		mark := ""
+		if s.Machine != nil {
+			mark = " [simrun check]"
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\n", s.Name, s.Summary, mark)
+		if *verbose {
+			for _, p := range s.Params {
+				fmt.Fprintf(tw, "  %s=%d\t[%d, %d] %s\n", p.Name, p.Default, p.Min, p.Max, p.Doc)
+			}
+		}
 	}
 	return exitOK, tw.Flush()
 }
