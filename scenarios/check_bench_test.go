@@ -30,7 +30,9 @@ func benchCheck(b *testing.B, set string, cfg explore.Config) {
 func BenchmarkCheck(b *testing.B) { benchCheck(b, "", explore.Config{MaxStates: 200_000}) }
 
 // BenchmarkCheckDFS is BenchmarkCheck depth first, as spin searches.
-func BenchmarkCheckDFS(b *testing.B) { benchCheck(b, "", explore.Config{MaxStates: 200_000, DFS: true}) }
+func BenchmarkCheckDFS(b *testing.B) {
+	benchCheck(b, "", explore.Config{MaxStates: 200_000, DFS: true})
+}
 
 // BenchmarkCheckSpinR1 exhausts the spin anchor's configuration; run it with
 // -benchtime=1x: go test ./scenarios -run '^$' -bench CheckSpin -benchtime=1x -cpu 1
