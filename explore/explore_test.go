@@ -52,7 +52,9 @@ func (g *grid) Apply(i int) error {
 }
 
 func newGrid(limit, nodes, bad int) func() (Machine, error) {
-	return func() (Machine, error) { return &grid{limit: limit, nodes: nodes, bad: bad, cur: make([]int, nodes)}, nil }
+	return func() (Machine, error) {
+		return &grid{limit: limit, nodes: nodes, bad: bad, cur: make([]int, nodes)}, nil
+	}
 }
 
 func TestSearchCountsEveryState(t *testing.T) {
