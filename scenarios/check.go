@@ -159,7 +159,7 @@ func Check(sc *Scenario, opts Options, cfg explore.Config) (*Checked, error) {
 	opts.Set, opts.Trace = set.String(), false
 	res, err := explore.Search(func() (explore.Machine, error) { return sc.Machine(opts) }, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", sc.Name, err)
+		return nil, err
 	}
 	out := &Checked{Result: res, Settings: opts.Set}
 	if res.Violation == nil {

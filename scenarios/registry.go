@@ -48,8 +48,10 @@ type Scenario struct {
 	Summary string
 	// Run executes one run whose every decision comes from src.
 	Run func(src sim.Source, opts Options) Result
-	// Params are the settings Options.Set may override.
-	Params []Param
+	// Params are the settings Options.Set may override; Validate, when
+	// set, rejects combinations of values (one line, no scenario name).
+	Params   []Param
+	Validate func(Settings) error
 	// Machine, when set, builds the scenario's untimed world for the
 	// exhaustive search (simrun check): the same nodes and checkers Run
 	// steps, one enabled action per choice.

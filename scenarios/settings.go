@@ -47,6 +47,11 @@ func (s *Scenario) ParseSettings(text string) (Settings, error) {
 		}
 		st.vals[i] = n
 	}
+	if s.Validate != nil {
+		if err := s.Validate(st); err != nil {
+			return Settings{}, fmt.Errorf("%s: %v", s.Name, err)
+		}
+	}
 	return st, nil
 }
 

@@ -31,6 +31,12 @@ func init() {
 		Name:    "single/check",
 		Summary: "untimed single-decree Paxos for simrun check: 3 nodes, 2 proposers, 1 round each; every bound settable",
 		Params:  singleCheckParams,
+		Validate: func(set Settings) error {
+			if set.Int("proposers") > set.Int("nodes") {
+				return fmt.Errorf("proposers=%d exceeds nodes=%d", set.Int("proposers"), set.Int("nodes"))
+			}
+			return nil
+		},
 	}
 	sc.Run = func(src sim.Source, opts Options) Result {
 		var res Result
@@ -58,9 +64,6 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		return nil, err
 	}
 	n, props := set.Int("nodes"), set.Int("proposers")
-	if props > n {
-		return nil, fmt.Errorf("%s: proposers=%d exceeds nodes=%d", sc.Name, props, n)
-	}
 	res.Settings = set.String()
 	res.Params = "untimed " + set.String()
 	_ = fmt.Sprintf("%d %d %d %d %d %d %d %d",
