@@ -36,6 +36,10 @@ type SingleDecree struct {
 	acceptances []acceptance
 	chosenAt    paxos.Ballot // lowest ballot at which a value was chosen
 	chosenVal   paxos.Value
+
+	// A clone's tables belong to the checker it came from until it first
+	// changes them.
+	nodesShared, accShared bool
 }
 
 type acceptance struct {
@@ -64,7 +68,10 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 		return &Violation{Kind: "promise-monotonicity", Time: now, Message: fmt.Sprintf(
 			"node %d promised ballot %v, now reports %v: a promise was forgotten (across a restart?)", id, n.promised, s.Promised)}
 	}
-	n.promised = s.Promised
+	if n.promised != s.Promised {
+		n = c.node(id)
+		n.promised = s.Promised
+	}
 	if s.Promised.Less(s.AccBallot) {
 		return &Violation{Kind: "acceptor", Time: now, Message: fmt.Sprintf(
 			"node %d accepted ballot %v above its promise %v", id, s.AccBallot, s.Promised)}
@@ -99,10 +106,20 @@ func (c *SingleDecree) Observe(id paxos.NodeID, now int64, s SingleState) *Viola
 		c.chosen, c.chosenBy = s.Decision, id
 	}
 	if !n.everDecided {
+		n = c.node(id)
 		n.everDecided, n.decision = true, s.Decision
 		c.decided++
 	}
 	return nil
+}
+
+// node returns node id's record, ready to change: a clone shares its
+// tables with the checker it came from until it first changes them.
+func (c *SingleDecree) node(id paxos.NodeID) *singleNode {
+	if c.nodesShared {
+		c.nodes, c.nodesShared = slices.Clone(c.nodes), false
+	}
+	return &c.nodes[id]
 }
 
 func (c *SingleDecree) chosenNote() string {
@@ -145,11 +162,19 @@ func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v pa
 					"node %d accepted %d at ballot %v, but another acceptor accepted %d at the same ballot", id, v, b, a.value)}
 			}
 		}
+		if c.accShared {
+			c.acceptances, c.accShared = slices.Clip(c.acceptances), false // the append copies
+		}
 		c.acceptances = append(c.acceptances, acceptance{ballot: b, value: v})
 		i = len(c.acceptances) - 1
 	}
-	a := &c.acceptances[i]
-	a.by |= 1 << uint(id)
+	if bit := uint64(1) << uint(id); c.acceptances[i].by&bit == 0 {
+		if c.accShared {
+			c.acceptances, c.accShared = slices.Clone(c.acceptances), false
+		}
+		c.acceptances[i].by |= bit
+	}
+	a := &c.acceptances[i] // read only from here: it may be shared
 	if !c.chosenAt.IsZero() && c.chosenAt.Less(b) && v != c.chosenVal {
 		return &Violation{Kind: "chosen-value", Time: now, Message: fmt.Sprintf(
 			"node %d accepted %d at ballot %v, but %d was already chosen at ballot %v", id, v, b, c.chosenVal, c.chosenAt)}
@@ -181,8 +206,7 @@ func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v pa
 // exhaustive search carries one per state.
 func (c *SingleDecree) Clone() *SingleDecree {
 	d := *c
-	d.nodes = slices.Clone(c.nodes)
-	d.acceptances = slices.Clone(c.acceptances)
+	d.nodesShared, d.accShared = true, true
 	return &d
 }
 
