@@ -23,6 +23,12 @@ type Workload struct {
 	// command (Jepsen's time limit): a liveness phase then waits only for
 	// the commands outstanding.
 	Until paxos.Time
+	// Commands, when set, is the workload spelled out: the client issues
+	// these commands in order, one at a time, and draws none (Ops must be
+	// len(Commands) or 0). The client fills in its id and the sequence
+	// numbers; a put, append or cas with no Value writes the client's unique
+	// value. The exhaustive search needs it: there, every draw is 0.
+	Commands []Command
 }
 
 // ClientConfig configures a client.
@@ -36,6 +42,10 @@ type ClientConfig struct {
 	// before it waits for its retry timer, so two replicas that name each
 	// other cannot bounce it forever.
 	MaxRedirects int
+	// Home, when positive, is one more than the replica the client asks
+	// first; 0 draws that replica at Start. (The exhaustive search, where
+	// every draw is 0, spreads clients over the replicas with it.)
+	Home int
 }
 
 // Call is one operation as the client saw it: when it asked, when (and
@@ -80,7 +90,17 @@ func NewClient(env paxos.Env[Msg], cfg ClientConfig) *Client {
 	}
 	id := env.ID()
 	w := cfg.Workload
-	if int(id) < cfg.Replicas || w.ReadPct < 0 || w.ReadPct > 100 || w.Ops < 0 || w.Keys < 0 || w.Keys > 256 || w.Locks < 0 || w.Locks > 64 || (w.Ops > 0 && w.Keys == 0 && w.Locks == 0) {
+	if len(w.Commands) > 0 && w.Ops == 0 {
+		w.Ops = len(w.Commands)
+		cfg.Workload.Ops = w.Ops
+	}
+	for _, cmd := range w.Commands {
+		if w.Ops != len(w.Commands) || cmd.Op == OpNoop || cmd.Op >= numOps ||
+			(cmd.Op.IsKV() && int(cmd.Key) >= w.Keys) || (cmd.Op.IsLock() && int(cmd.Key) >= w.Locks) {
+			panic(fmt.Sprintf("multipaxos: client at node %d: command %v in a workload of %d ops, %d keys, %d locks", id, cmd, w.Ops, w.Keys, w.Locks))
+		}
+	}
+	if int(id) < cfg.Replicas || cfg.Home < 0 || cfg.Home > cfg.Replicas || w.ReadPct < 0 || w.ReadPct > 100 || w.Ops < 0 || w.Keys < 0 || w.Keys > 256 || w.Locks < 0 || w.Locks > 64 || (w.Ops > 0 && w.Keys == 0 && w.Locks == 0) {
 		panic(fmt.Sprintf("multipaxos: client at node %d with %d replicas and workload %+v", id, cfg.Replicas, w))
 	}
 	return &Client{env: env, cfg: cfg, id: ClientID(id), seen: make([]string, w.Keys), calls: make([]Call, 0, w.Ops)}
@@ -110,7 +130,11 @@ func (c *Client) Waiting() (Call, bool) {
 
 // Start picks a replica to talk to and schedules the first command.
 func (c *Client) Start() {
-	c.to = paxos.NodeID(c.env.Rand(uint64(c.cfg.Replicas)))
+	if c.cfg.Home > 0 {
+		c.to = paxos.NodeID(c.cfg.Home - 1)
+	} else {
+		c.to = paxos.NodeID(c.env.Rand(uint64(c.cfg.Replicas)))
+	}
 	c.think()
 }
 
@@ -214,6 +238,14 @@ func (c *Client) send() {
 func (c *Client) draw() Command {
 	w := c.cfg.Workload
 	cmd := Command{Client: c.id, Seq: c.seq}
+	if len(w.Commands) > 0 {
+		given := w.Commands[c.seq-1]
+		cmd.Op, cmd.Key, cmd.Value, cmd.Old = given.Op, given.Key, given.Value, given.Old
+		if cmd.Value == "" && (cmd.Op == OpPut || cmd.Op == OpAppend || cmd.Op == OpCAS) {
+			cmd.Value = c.value()
+		}
+		return cmd
+	}
 	lock := w.Locks > 0 && (w.Keys == 0 || c.env.Rand(2) == 1)
 	if lock {
 		cmd.Key = uint8(c.env.Rand(uint64(w.Locks)))
@@ -233,7 +265,7 @@ func (c *Client) draw() Command {
 		return cmd
 	}
 	// Writes: puts 1/3, appends 5/12, compare-and-sets 1/4.
-	value := "c" + strconv.Itoa(int(c.id)) + "." + strconv.FormatUint(uint64(c.seq), 10) + ";"
+	value := c.value()
 	switch r := c.env.Rand(12); {
 	case r < 4:
 		cmd.Op = OpPut
@@ -246,4 +278,9 @@ func (c *Client) draw() Command {
 		cmd.Old, cmd.Value = c.seen[cmd.Key], value
 	}
 	return cmd
+}
+
+// value is the unique value the client's current command writes.
+func (c *Client) value() string {
+	return "c" + strconv.Itoa(int(c.id)) + "." + strconv.FormatUint(uint64(c.seq), 10) + ";"
 }

@@ -141,8 +141,10 @@ type entry struct {
 }
 
 // pageSlots is the size of a log page. The log grows a page at a time and
-// never moves, so growing it copies nothing.
-const pageSlots = 64
+// never moves, so growing it copies nothing. Pages are small because the
+// exhaustive search copies a replica (every page) before each of its steps,
+// and its logs are a few slots long.
+const pageSlots = 16
 
 // hbRound is one heartbeat whose acknowledgements a leasing leader counts.
 type hbRound struct {
