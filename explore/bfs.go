@@ -3,6 +3,7 @@ package explore
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/synod-sim/synod/sim"
 )
@@ -54,6 +55,10 @@ func (s *search) bfs(machines []Machine) Result {
 		s.stats.MaxDepth = depth
 		levelStart := uint32(len(s.sleep))
 		s.expandLevel(machines, level, outs)
+		if s.stopped.Load() {
+			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+			return s.finish(&r)
+		}
 		var next []queued
 		for w := range outs {
 			for _, c := range outs[w].all() {
@@ -133,6 +138,12 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		todo, sleep = q.todo, q.sleep
 	}
 	var done uint64
+	if s.cfg.Budget > 0 && time.Since(s.start) >= s.cfg.Budget {
+		s.stopped.Store(true) // a level can take minutes: stop within one state
+	}
+	if s.stopped.Load() {
+		return
+	}
 	for i := range acts {
 		if i < maskable && todo&(1<<i) == 0 {
 			*slept++

@@ -8,6 +8,7 @@ package explore
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 	"time"
 
 	"github.com/synod-sim/synod/sim"
@@ -47,9 +48,13 @@ type Config struct {
 	Progress func(Stats)
 }
 
-// DefaultMaxStates bounds a search that was given no bound: about 2 GB of
-// visited set and per-state records.
+// DefaultMaxStates bounds a depth-first search that was given no bound:
+// about 2 GB of visited set and per-state records.
 const DefaultMaxStates = 50_000_000
+
+// DefaultMaxStatesBFS is lower: breadth first also holds whole levels of
+// states (about 1.5 KB each in single/check).
+const DefaultMaxStatesBFS = 10_000_000
 
 // BytesPerState is the visited set's memory per distinct state, at worst
 // (a table just grown is 35% full): 12-byte slots, plus the sleep mask,
@@ -89,18 +94,19 @@ type Result struct {
 }
 
 type search struct {
-	cfg   Config
-	seen  *visited
-	sleep []uint64          // by state id: actions left unexplored (bit i: action i)
-	par   []uint32          // BFS: parent id
-	act   []uint16          // BFS: action index from the parent
-	acts  [][]sim.Action    // BFS: each worker's copy of the actions it expands
-	fresh []map[uint64]bool // BFS: per worker, fingerprints new this level it saved
-	slept []uint64          // BFS: per worker, actions a sleep set covered this level
-	stats Stats
-	calls uint64
-	start time.Time
-	tick  time.Time
+	cfg     Config
+	stopped atomic.Bool // BFS: a worker saw the time budget run out
+	seen    *visited
+	sleep   []uint64          // by state id: actions left unexplored (bit i: action i)
+	par     []uint32          // BFS: parent id
+	act     []uint16          // BFS: action index from the parent
+	acts    [][]sim.Action    // BFS: each worker's copy of the actions it expands
+	fresh   []map[uint64]bool // BFS: per worker, fingerprints new this level it saved
+	slept   []uint64          // BFS: per worker, actions a sleep set covered this level
+	stats   Stats
+	calls   uint64
+	start   time.Time
+	tick    time.Time
 }
 
 // maskable bounds the actions a sleep mask covers; actions past it are
@@ -112,6 +118,9 @@ const maskable = 64
 func Search(newMachine func() (Machine, error), cfg Config) (Result, error) {
 	if cfg.MaxStates == 0 {
 		cfg.MaxStates = DefaultMaxStates
+		if !cfg.DFS {
+			cfg.MaxStates = DefaultMaxStatesBFS
+		}
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1

@@ -180,7 +180,8 @@ func newMultiCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*mu
 	}
 	w := sim.NewWorld(n+clients, src, newNode)
 	bounds := sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
-		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n+clients)}
+		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n+clients),
+		Crashable: 1<<uint(n) - 1} // replicas crash; clients are the test's own
 	for i := range bounds.Fires {
 		if i < n {
 			switch {

@@ -27,6 +27,9 @@ type Bounds struct {
 	// Drops < 0 means any number: a lossy network whose losses are not
 	// counted (the budget left is then no part of the state).
 	Drops, Dups, Crashes, Restarts int
+	// Crashable is the set of nodes that may crash (bit i: node i); 0
+	// means every node.
+	Crashable uint64
 	// Fires[node][timer] is how often that timer may fire at that node,
 	// restarts included. A node without a row may fire no timer.
 	Fires [][MaxTimers]uint8
@@ -239,6 +242,9 @@ func (w *World[M]) Enabled() []Action {
 	}
 	for id := range w.nodes {
 		up := w.nodes[id].up
+		if up && u.bounds.Crashable != 0 && u.bounds.Crashable&(1<<uint(id)) == 0 {
+			continue
+		}
 		if (up && u.left.Crashes > 0) || (!up && u.left.Restarts > 0) {
 			kind := ActCrash
 			if !up {

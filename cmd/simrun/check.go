@@ -46,7 +46,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	name := fs.String("scenario", "single/check", "the check scenario to explore (simrun list marks them)")
 	bfs := fs.Bool("bfs", false, "breadth first (the default): shortest counterexamples")
 	dfs := fs.Bool("dfs", false, "depth first: little memory, counterexamples not shortest")
-	maxStates := fs.Uint64("max-states", explore.DefaultMaxStates, fmt.Sprintf("stop after this many distinct states (at most %d bytes each)", explore.BytesPerState))
+	maxStates := fs.Uint64("max-states", 0, fmt.Sprintf("stop after this many distinct states (0: %d for -dfs, %d for -bfs); the visited set takes at most %d bytes a state",
+		explore.DefaultMaxStates, explore.DefaultMaxStatesBFS, explore.BytesPerState))
 	maxDepth := fs.Int("max-depth", 0, "do not go deeper than this many actions (0: no limit)")
 	budget := fs.Duration("budget", 0, "wall-clock limit (0: none)")
 	workers := fs.Int("workers", 1, "BFS workers expanding each level (the verdict and counts do not depend on it)")
@@ -65,8 +66,6 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("check: unexpected argument %q", pos[0])
 	case *bfs && *dfs:
 		return exitUsage, fail("check: -bfs and -dfs exclude each other")
-	case *maxStates == 0:
-		return exitUsage, fail("check: -max-states must be at least 1")
 	case *maxDepth < 0:
 		return exitUsage, fail("check: -max-depth must not be negative")
 	case *budget < 0:
