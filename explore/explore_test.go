@@ -32,7 +32,7 @@ func (g *grid) Actions() []sim.Action {
 	g.acts = g.acts[:0]
 	for i, c := range g.cur {
 		if c < g.limit {
-			g.acts = append(g.acts, sim.Action{Kind: sim.ActTimer, Node: sim.NodeID(i), Key: uint64(i + 1)})
+			g.acts = append(g.acts, sim.Action{Kind: sim.ActTimer, Node: sim.NodeID(i), Actor: sim.NodeID(i), Key: uint64(i + 1)})
 		}
 	}
 	return g.acts

@@ -348,10 +348,10 @@ func (mc *multiCheck) run(res *Result) {
 
 // multiMachine is multi/check as the explorer drives it: the shared check
 // machine, with the terminal history check, and with every client action
-// reported on one node. Two clients' steps touch different nodes, but the
-// order of one's return and the other's call is the real-time order the
+// given one actor. Two clients' steps touch different nodes, but the order
+// of one's return and the other's call is the real-time order the
 // linearizability check reads, so they must not be commuted: the search's
-// sleep sets take actions on one node as dependent.
+// sleep sets take actions of one actor as dependent.
 type multiMachine struct {
 	checkMachine[mp.Msg, *multiMemory]
 	mc   *multiCheck
@@ -363,7 +363,7 @@ func (m *multiMachine) Actions() []sim.Action {
 	first := sim.NodeID(m.mc.replicas)
 	for i := range m.acts {
 		if m.acts[i].Node > first {
-			m.acts[i].Node = first
+			m.acts[i].Actor = first
 		}
 	}
 	return m.acts

@@ -56,6 +56,10 @@ type Action struct {
 	Kind  ActionKind
 	Node  NodeID // the node it touches: a message's destination, the timer's owner, the node crashed or restarted
 	From  NodeID // a message's sender
+	// Actor is what the action changes, for telling which actions commute:
+	// Node, unless the system under check joins nodes whose order an
+	// observer sees (clients whose calls and returns make a history).
+	Actor NodeID
 	Timer TimerID
 	// Key names the action the same way in every state where it is
 	// enabled: the explorer's sleep sets carry actions from state to state
@@ -101,7 +105,7 @@ func (a Action) Global() bool { return a.Kind == ActCrash || a.Kind == ActRestar
 // Independent reports whether two actions commute and neither disables the
 // other: they touch different nodes and do not draw on the same budget.
 func Independent(a, b Action) bool {
-	if a.Global() || b.Global() || a.Node == b.Node {
+	if a.Global() || b.Global() || a.Actor == b.Actor {
 		return false
 	}
 	return !(a.Kind == b.Kind && (a.Kind == ActDrop || a.Kind == ActDup))
@@ -218,7 +222,7 @@ func (w *World[M]) Enabled() []Action {
 			if !w.nodes[f.to].up || (i > 0 && u.flights[i-1].key == f.key && u.flights[i-1].to == f.to) {
 				continue
 			}
-			acts = append(acts, Action{Kind: kind, Node: f.to, From: f.from, Key: Mix64(f.key + uint64(kind)), msg: f.key, flight: int32(i)})
+			acts = append(acts, Action{Kind: kind, Node: f.to, Actor: f.to, From: f.from, Key: Mix64(f.key + uint64(kind)), msg: f.key, flight: int32(i)})
 		}
 	}
 	msgActs(ActDeliver)
@@ -229,7 +233,7 @@ func (w *World[M]) Enabled() []Action {
 		}
 		for t := TimerID(0); t < MaxTimers; t++ {
 			if s.armed&(1<<t) != 0 && s.fired[t] < u.bounds.Fires[id][t] {
-				acts = append(acts, Action{Kind: ActTimer, Node: NodeID(id), Timer: t,
+				acts = append(acts, Action{Kind: ActTimer, Node: NodeID(id), Actor: NodeID(id), Timer: t,
 					Key: Mix64(uint64(ActTimer)<<56 | uint64(id)<<8 | uint64(t))})
 			}
 		}
@@ -250,7 +254,7 @@ func (w *World[M]) Enabled() []Action {
 			if !up {
 				kind = ActRestart
 			}
-			acts = append(acts, Action{Kind: kind, Node: NodeID(id), Key: Mix64(uint64(kind)<<56 | uint64(id))})
+			acts = append(acts, Action{Kind: kind, Node: NodeID(id), Actor: NodeID(id), Key: Mix64(uint64(kind)<<56 | uint64(id))})
 		}
 	}
 	u.acts, u.actsOK = acts, true
