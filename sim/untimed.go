@@ -53,9 +53,9 @@ func (k ActionKind) String() string { return actionNames[k] }
 
 // Action is one enabled action of an untimed world.
 type Action struct {
-	Kind  ActionKind
-	Node  NodeID // the node it touches: a message's destination, the timer's owner, the node crashed or restarted
-	From  NodeID // a message's sender
+	Kind ActionKind
+	Node NodeID // the node it touches: a message's destination, the timer's owner, the node crashed or restarted
+	From NodeID // a message's sender
 	// Actor is what the action changes, for telling which actions commute:
 	// Node, unless the system under check joins nodes whose order an
 	// observer sees (clients whose calls and returns make a history).
