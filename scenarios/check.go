@@ -197,3 +197,17 @@ func checkNames() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// faultBudgetParams are the fault budgets every check scenario declares.
+var faultBudgetParams = []Param{
+	{Name: "drops", Default: 0, Min: -1, Max: 16, Doc: "messages the network may lose; -1: any number"},
+	{Name: "dups", Default: 0, Min: 0, Max: 8, Doc: "messages the network may duplicate"},
+	{Name: "crashes", Default: 0, Min: 0, Max: 4, Doc: "node crashes (unsynced disk writes are lost)"},
+	{Name: "restarts", Default: 0, Min: 0, Max: 4, Doc: "restarts of crashed nodes"},
+}
+
+// faultBounds are the budgets of faultBudgetParams, for n nodes.
+func faultBounds(set Settings, n int) sim.Bounds {
+	return sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
+		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n)}
+}

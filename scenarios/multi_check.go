@@ -47,17 +47,13 @@ var multiCheckParams = []Param{
 	{Name: "elections0", Default: -1, Min: -1, Max: 6, Doc: "firings of replica 0's election timer, if a candidate; -1: elections"},
 	{Name: "heartbeats", Default: 1, Min: 0, Max: 4, Doc: "firings of each replica's heartbeat timer (while it leads)"},
 	{Name: "retries", Default: 1, Min: 0, Max: 4, Doc: "firings of each client's retry timer (resend to the next replica)"},
-	{Name: "drops", Default: 0, Min: -1, Max: 16, Doc: "messages the network may lose; -1: any number"},
-	{Name: "dups", Default: 0, Min: 0, Max: 8, Doc: "messages the network may duplicate"},
-	{Name: "crashes", Default: 0, Min: 0, Max: 4, Doc: "node crashes (unsynced disk writes are lost)"},
-	{Name: "restarts", Default: 0, Min: 0, Max: 4, Doc: "restarts of crashed nodes"},
 }
 
 func init() {
 	sc := &Scenario{
 		Name:    "multi/check",
 		Summary: "untimed Multi-Paxos for simrun check: 3 replicas, a put and a get on one key, ballots to round 2; every bound settable",
-		Params:  multiCheckParams,
+		Params:  append(multiCheckParams, faultBudgetParams...),
 	}
 	sc.Run = func(src sim.Source, opts Options) Result {
 		var res Result
@@ -179,9 +175,8 @@ func newMultiCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*mu
 		return nodeAdapter[mp.Msg, *mp.Client]{mp.NewClient(e, ccfg)}
 	}
 	w := sim.NewWorld(n+clients, src, newNode)
-	bounds := sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
-		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n+clients),
-		Crashable: 1<<uint(n) - 1} // replicas crash; clients are the test's own
+	bounds := faultBounds(set, n+clients)
+	bounds.Crashable = 1<<uint(n) - 1 // replicas crash; clients are the test's own
 	for i := range bounds.Fires {
 		if i < n {
 			switch {

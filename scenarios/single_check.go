@@ -20,17 +20,13 @@ var singleCheckParams = []Param{
 	{Name: "rounds", Default: 1, Min: 1, Max: 6, Doc: "ballots each proposer may start (firings of its propose timer, restarts included)"},
 	{Name: "learners", Default: 1, Min: 0, Max: 7, Doc: "nodes told of every acceptance (the last ones; 1 as in the spin anchor); 0: all"},
 	{Name: "learns", Default: 0, Min: 0, Max: 4, Doc: "decision queries each node may send (firings of its learn timer)"},
-	{Name: "drops", Default: 0, Min: -1, Max: 16, Doc: "messages the network may lose; -1: any number"},
-	{Name: "dups", Default: 0, Min: 0, Max: 8, Doc: "messages the network may duplicate"},
-	{Name: "crashes", Default: 0, Min: 0, Max: 4, Doc: "node crashes (unsynced disk writes are lost)"},
-	{Name: "restarts", Default: 0, Min: 0, Max: 4, Doc: "restarts of crashed nodes"},
 }
 
 func init() {
 	sc := &Scenario{
 		Name:    "single/check",
 		Summary: "untimed single-decree Paxos for simrun check: 3 nodes, 2 proposers, 1 round each; every bound settable",
-		Params:  singleCheckParams,
+		Params:  append(singleCheckParams, faultBudgetParams...),
 		Validate: func(set Settings) error {
 			if set.Int("proposers") > set.Int("nodes") {
 				return fmt.Errorf("proposers=%d exceeds nodes=%d", set.Int("proposers"), set.Int("nodes"))
@@ -66,8 +62,6 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	n, props := set.Int("nodes"), set.Int("proposers")
 	res.Settings = set.String()
 	res.Params = "untimed " + set.String()
-	_ = fmt.Sprintf("%d %d %d %d %d %d %d %d",
-		n, props, set.Int("rounds"), set.Int("learns"), set.Int("drops"), set.Int("dups"), set.Int("crashes"), set.Int("restarts"))
 	var learners uint64
 	for i := n - min(set.Int("learners"), n); i < n && set.Int("learners") > 0; i++ {
 		learners |= 1 << uint(i)
@@ -84,8 +78,7 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
 	}
 	w := sim.NewWorld(n, src, newNode)
-	bounds := sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
-		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n)}
+	bounds := faultBounds(set, n)
 	for i := range bounds.Fires {
 		if i < props {
 			bounds.Fires[i][paxos.TimerPropose] = uint8(set.Int("rounds"))
