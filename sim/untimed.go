@@ -174,15 +174,6 @@ func (w *World[M]) Untimed(b Bounds) {
 	}
 }
 
-// IsUntimed reports whether the world runs the untimed view.
-func (w *World[M]) IsUntimed() bool { return w.un != nil }
-
-// Left is the fault budget an untimed world has not spent.
-func (w *World[M]) Left() Budget { return w.un.left }
-
-// InFlight counts messages in flight in an untimed world.
-func (w *World[M]) InFlight() int { return len(w.un.flights) }
-
 func flightKey(to, from NodeID, h uint64) uint64 {
 	return Mix64(h ^ uint64(to)<<48 ^ uint64(from)<<32 ^ 0x5bd1e995)
 }
@@ -478,9 +469,6 @@ type snapNode[M Message] struct {
 	disk  Disk
 	hash  uint64
 }
-
-// Depth is the number of actions run to reach the snapshot.
-func (s *Snapshot[M]) Depth() uint64 { return s.events }
 
 // Save captures the world's untimed state. The world may go on stepping:
 // whatever the snapshot shares is copied before it is changed.
