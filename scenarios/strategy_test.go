@@ -53,31 +53,52 @@ func TestPCTReplays(t *testing.T) {
 	}
 }
 
-// TestStrategyTable prints runs-to-first-failure for every single-decree
-// bug under swarm (its timed hunt scenario), the uniform random walk and
-// PCT (single/check). It is the README's table: SYNOD_TABLE=1 go test
-// ./scenarios -run TestStrategyTable -v
+// multiHunts is the multi/check configuration each Multi-Paxos bug is
+// hunted in by the random strategies.
+var multiHunts = []struct{ bug, set string }{
+	{"skip-phase1", "spread=1,elections=1,retries=0,heartbeats=0"},
+	{"even-quorum", "replicas=4,spread=1,elections=1,retries=0,heartbeats=0"},
+	{"no-gap-fill", "elections=1,elections0=2,retries=0,heartbeats=0"},
+}
+
+// TestStrategyTable prints runs-to-first-failure for the catalogued bugs
+// under swarm (the bug's timed hunt scenario), the uniform random walk and
+// PCT (single/check or multi/check). It is the README's table:
+// SYNOD_TABLE=1 go test ./scenarios -run TestStrategyTable -v -timeout 30m
 func TestStrategyTable(t *testing.T) {
 	if os.Getenv("SYNOD_TABLE") == "" {
 		t.Skip("set SYNOD_TABLE=1 to print the table")
 	}
+	type row struct{ bug, scenario, set string }
+	var rows []row
+	for _, h := range untimedHunts {
+		rows = append(rows, row{h.bug, "single/check", h.set})
+	}
+	for _, h := range multiHunts {
+		rows = append(rows, row{h.bug, "multi/check", h.set})
+	}
 	const limit = 200_000
-	cell := func(seed uint64) string {
+	cell := func(seed uint64, limit uint64) string {
 		if seed == 0 {
 			return fmt.Sprintf("> %d", limit)
 		}
 		return fmt.Sprint(seed)
 	}
 	var b strings.Builder
-	fmt.Fprintln(&b, "| bug | swarm (timed hunt) | walk (single/check) | PCT d=2 | PCT d=3 | single/check settings |")
+	fmt.Fprintln(&b, "| bug | swarm (timed hunt) | walk | PCT d=2 | PCT d=3 | check scenario and settings |")
 	fmt.Fprintln(&b, "| --- | --- | --- | --- | --- | --- |")
-	for _, h := range untimedHunts {
-		hunt, _ := HuntFor(h.bug)
-		swarm := firstFailing(t, hunt.Scenario, "", h.bug, Strategy{Name: "swarm"}, limit)
-		walk := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "walk"}, limit)
-		pct2 := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "pct", Depth: 2}, limit)
-		pct3 := firstFailing(t, "single/check", h.set, h.bug, Strategy{Name: "pct", Depth: 3}, limit)
-		fmt.Fprintf(&b, "| %s | %s (%s) | %s | %s | %s | %s |\n", h.bug, cell(swarm), hunt.Scenario, cell(walk), cell(pct2), cell(pct3), h.set)
+	for _, r := range rows {
+		hunt, _ := HuntFor(r.bug)
+		lim := uint64(limit)
+		if r.scenario == "multi/check" {
+			lim = 20_000 // a multi run costs ten times a single one
+		}
+		swarm := firstFailing(t, hunt.Scenario, "", r.bug, Strategy{Name: "swarm"}, lim)
+		walk := firstFailing(t, r.scenario, r.set, r.bug, Strategy{Name: "walk"}, lim)
+		pct2 := firstFailing(t, r.scenario, r.set, r.bug, Strategy{Name: "pct", Depth: 2}, lim)
+		pct3 := firstFailing(t, r.scenario, r.set, r.bug, Strategy{Name: "pct", Depth: 3}, lim)
+		fmt.Fprintf(&b, "| %s | %s (%s) | %s | %s | %s | %s %s |\n", r.bug, cell(swarm, lim), hunt.Scenario,
+			cell(walk, lim), cell(pct2, lim), cell(pct3, lim), r.scenario, r.set)
 	}
 	t.Log("\n" + b.String())
 }
