@@ -143,6 +143,7 @@ type untimed[M Message] struct {
 	msgSum  uint64      // sum of flight keys: an order-free multiset hash
 	acts    []Action
 	actsOK  bool
+	local   []M // messages the stepping node sent itself (drainLocal)
 	// nodeHash caches each node's fingerprint; hashOK marks the fresh ones.
 	nodeHash []uint64
 	hashOK   []bool
@@ -194,8 +195,39 @@ func (u *untimed[M]) remove(i int) flight[M] {
 }
 
 func (w *World[M]) untimedSend(from, to NodeID, m M) {
+	if to == from {
+		// As in the timed view, a message to oneself never touches the
+		// wire: no faults, no choice, delivered right after the step
+		// (drainLocal), so it is no action of its own.
+		w.un.local = append(w.un.local, m)
+		return
+	}
 	w.un.add(flight[M]{to: to, from: from, key: flightKey(to, from, m.Hash()), msg: m})
 }
+
+// drainLocal delivers the messages node id sent itself during its step, in
+// the order sent, and those they lead it to send itself, and so on.
+func (w *World[M]) drainLocal(id NodeID) {
+	u := w.un
+	for i := 0; i < len(u.local); i++ {
+		m := u.local[i]
+		w.fold(uint64(ActDeliver)<<56 ^ flightKey(id, id, m.Hash()))
+		if w.trace != nil {
+			w.trace.line(w.now, "deliver n"+strconv.Itoa(int(id))+"->n"+strconv.Itoa(int(id))+" "+m.String())
+		}
+		w.stepping = id
+		w.nodes[id].node.Receive(id, m)
+		w.stepped(id)
+		if i >= maxLocal {
+			panic(fmt.Sprintf("sim: node %d sent itself more than %d messages in a row", id, maxLocal))
+		}
+	}
+	clear(u.local)
+	u.local = u.local[:0]
+}
+
+// maxLocal bounds a chain of messages a node sends itself within one action.
+const maxLocal = 1 << 12
 
 // Enabled lists the actions enabled now, in canonical order: deliveries,
 // then timers, then drops, duplications, crashes and restarts. Identical
@@ -286,6 +318,7 @@ func (w *World[M]) Do(a Action) {
 		w.stepping = f.to
 		w.nodes[f.to].node.Receive(f.from, f.msg)
 		w.stepped(f.to)
+		w.drainLocal(f.to)
 	case ActTimer:
 		s := &w.nodes[a.Node]
 		if !s.up || s.armed&(1<<a.Timer) == 0 || s.fired[a.Timer] >= u.bounds.Fires[a.Node][a.Timer] {
@@ -301,6 +334,7 @@ func (w *World[M]) Do(a Action) {
 		w.stepping = a.Node
 		s.node.Timeout(a.Timer)
 		w.stepped(a.Node)
+		w.drainLocal(a.Node)
 	case ActDrop, ActDup:
 		f := u.flights[a.flight]
 		if a.Kind == ActDrop {

@@ -177,6 +177,9 @@ func (w *World[M]) start(id NodeID) {
 	s.node.Start()
 	s.disk.starting = false
 	w.stepped(id)
+	if w.un != nil {
+		w.drainLocal(id)
+	}
 }
 
 func (w *World[M]) stepped(id NodeID) {
