@@ -44,8 +44,8 @@ func (s *search) bfs(machines []Machine) Result {
 		s.fresh[i] = map[uint64]bool{}
 	}
 	for depth := 0; len(level) > 0; depth++ {
-		if s.overBudget() {
-			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+		if cut := s.resources(time.Now()); cut != "" {
+			r.Cut = cut
 			return s.finish(&r)
 		}
 		if s.cfg.MaxDepth > 0 && depth >= s.cfg.MaxDepth {
@@ -55,13 +55,17 @@ func (s *search) bfs(machines []Machine) Result {
 		s.stats.MaxDepth = depth
 		levelStart := uint32(len(s.sleep))
 		s.expandLevel(machines, level, outs)
-		if s.stopped.Load() {
-			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+		if cut := s.stopped.Load(); cut != nil {
+			r.Cut = *cut
 			return s.finish(&r)
 		}
 		var next []queued
 		for w := range outs {
 			for _, c := range outs[w].all() {
+				if cut := s.limit(); cut != "" {
+					r.Cut = cut
+					return s.finish(&r)
+				}
 				s.stats.Transitions++
 				if c.err != nil {
 					r.Violation = c.err
@@ -113,7 +117,14 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 		expand := func() {
 			fresh := s.fresh[k]
 			clear(fresh)
-			for _, q := range level[lo:hi] {
+			for j, q := range level[lo:hi] {
+				if j%64 == 0 && s.stopped.Load() == nil {
+					// A level can take minutes and gigabytes: stop within
+					// a few states of a bound.
+					if cut := s.resources(time.Now()); cut != "" {
+						s.stopped.Store(&cut)
+					}
+				}
 				s.expand(machines[k], q, &outs[k], &s.acts[k], fresh, &s.slept[k])
 			}
 		}
@@ -138,10 +149,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		todo, sleep = q.todo, q.sleep
 	}
 	var done uint64
-	if s.cfg.Budget > 0 && time.Since(s.start) >= s.cfg.Budget {
-		s.stopped.Store(true) // a level can take minutes: stop within one state
-	}
-	if s.stopped.Load() {
+	if s.stopped.Load() != nil {
 		return
 	}
 	for i := range acts {

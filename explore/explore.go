@@ -8,6 +8,7 @@ package explore
 import (
 	"fmt"
 	"math/bits"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -42,8 +43,12 @@ type Config struct {
 	MaxStates uint64        // stop after this many distinct states (0: DefaultMaxStates)
 	MaxDepth  int           // do not expand states this deep (0: no limit)
 	Budget    time.Duration // wall-clock limit (0: none); a cut is a bounded verdict
-	Workers   int           // BFS only: expand each level on this many workers
-	NoPOR     bool          // explore every order, for comparison
+	// MaxMemory stops the search when the live heap passes 80% of it
+	// (bytes; 0: no bound). BFS holds whole levels of states, and a state
+	// of a big world is kilobytes.
+	MaxMemory int64
+	Workers   int  // BFS only: expand each level on this many workers
+	NoPOR     bool // explore every order, for comparison
 	// Progress, when set, is called about once a second with the figures so far.
 	Progress func(Stats)
 }
@@ -95,7 +100,7 @@ type Result struct {
 
 type search struct {
 	cfg     Config
-	stopped atomic.Bool // BFS: a worker saw the time budget run out
+	stopped atomic.Pointer[string] // BFS: the bound a worker saw reached
 	seen    *visited
 	sleep   []uint64          // by state id: actions left unexplored (bit i: action i)
 	par     []uint32          // BFS: parent id
@@ -165,12 +170,13 @@ func (s *search) finish(r *Result) Result {
 	return *r
 }
 
-// overBudget reports the wall-clock bound, and calls Progress when a
-// second has passed since the last call.
-func (s *search) overBudget() bool {
+// limit names the time or memory bound the search has reached, or is
+// empty, and calls Progress when a second has passed since the last call.
+// Only one goroutine may call it (DFS, or the BFS merge).
+func (s *search) limit() string {
 	s.calls++
 	if s.calls%1024 != 0 {
-		return false // reading the clock costs more than a transition's share
+		return "" // reading the clock costs more than a transition's share
 	}
 	now := time.Now()
 	if s.cfg.Progress != nil && now.Sub(s.tick) >= time.Second {
@@ -179,7 +185,23 @@ func (s *search) overBudget() bool {
 		st.Elapsed = now.Sub(s.start)
 		s.cfg.Progress(st)
 	}
-	return s.cfg.Budget > 0 && now.Sub(s.start) >= s.cfg.Budget
+	return s.resources(now)
+}
+
+// resources checks the time budget and the memory bound; any goroutine may
+// call it.
+func (s *search) resources(now time.Time) string {
+	if s.cfg.Budget > 0 && now.Sub(s.start) >= s.cfg.Budget {
+		return fmt.Sprintf("the %v time budget", s.cfg.Budget)
+	}
+	if s.cfg.MaxMemory > 0 {
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(sample)
+		if live := sample[0].Value.Uint64(); sample[0].Value.Kind() == metrics.KindUint64 && live > uint64(s.cfg.MaxMemory)/10*8 {
+			return fmt.Sprintf("the memory bound (%d MB live of %d MB)", live>>20, s.cfg.MaxMemory>>20)
+		}
+	}
+	return ""
 }
 
 // childSleep is the sleep set a child reached by action a inherits: every
@@ -242,8 +264,8 @@ func (s *search) dfs(m Machine) Result {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		if s.overBudget() {
-			r.Cut = fmt.Sprintf("the %v time budget", s.cfg.Budget)
+		if cut := s.limit(); cut != "" {
+			r.Cut = cut
 			return s.finish(&r)
 		}
 		depth := len(stack)

@@ -95,8 +95,9 @@ func TestBFSFindsTheShortestPath(t *testing.T) {
 }
 
 func TestBoundsCutTheSearch(t *testing.T) {
-	for _, cfg := range []Config{{MaxStates: 10}, {MaxDepth: 3}, {DFS: true, MaxStates: 10}, {DFS: true, MaxDepth: 3}} {
-		r, _ := Search(newGrid(4, 3, 0), cfg)
+	for _, cfg := range []Config{{MaxStates: 10}, {MaxDepth: 3}, {DFS: true, MaxStates: 10}, {DFS: true, MaxDepth: 3},
+		{MaxMemory: 1}, {DFS: true, MaxMemory: 1}, {Budget: 1}, {DFS: true, Budget: 1}} {
+		r, _ := Search(newGrid(12, 3, 0), cfg)
 		if r.Complete || r.Cut == "" {
 			t.Fatalf("%+v: a bound must cut the search and say so: %+v", cfg, r)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/synod-sim/synod/explore"
@@ -50,6 +51,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		explore.DefaultMaxStates, explore.DefaultMaxStatesBFS, explore.BytesPerState))
 	maxDepth := fs.Int("max-depth", 0, "do not go deeper than this many actions (0: no limit)")
 	budget := fs.Duration("budget", 0, "wall-clock limit (0: none)")
+	maxMB := fs.Int64("max-memory", 8192, "memory bound in MB: the search stops (a bounded verdict) when its live heap nears it")
 	workers := fs.Int("workers", 1, "BFS workers expanding each level (the verdict and counts do not depend on it)")
 	set := fs.String("set", "", "override the scenario's bounds: key=value,... (simrun list -v shows them)")
 	bugName := fs.String("bug", "", "switch on a catalogued bug")
@@ -70,6 +72,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("check: -max-depth must not be negative")
 	case *budget < 0:
 		return exitUsage, fail("check: -budget must not be negative")
+	case *maxMB < 64 || *maxMB > 1<<24:
+		return exitUsage, fail("check: -max-memory must be in [64, %d] MB", 1<<24)
 	case *workers < 1 || *workers > maxCheckWorkers:
 		return exitUsage, fail("check: -workers must be in [1, %d]", maxCheckWorkers)
 	case *dfs && *workers > 1:
@@ -89,7 +93,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	if _, err := sc.ParseSettings(*set); err != nil {
 		return exitUsage, fail("check: %v", err)
 	}
-	cfg := explore.Config{DFS: *dfs, MaxStates: *maxStates, MaxDepth: *maxDepth, Budget: *budget, Workers: *workers, NoPOR: *noPOR}
+	cfg := explore.Config{DFS: *dfs, MaxStates: *maxStates, MaxDepth: *maxDepth, Budget: *budget, Workers: *workers, NoPOR: *noPOR,
+		MaxMemory: *maxMB << 20}
+	// The collector keeps the heap under the bound too (simrun's GOGC=400
+	// would otherwise let a big search's garbage grow to five times its
+	// live states).
+	debug.SetMemoryLimit(cfg.MaxMemory)
 	if !*quiet && isTerminal(stderr) {
 		cfg.Progress = func(s explore.Stats) {
 			fmt.Fprintf(stderr, "\r\033[K%d states, %d transitions, depth %d, %.0f states/s", s.States, s.Transitions, s.MaxDepth, s.StatesPerSecond())
