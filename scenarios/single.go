@@ -78,6 +78,27 @@ func init() {
 // and validity violations name who proposed what.
 func proposal(i int) paxos.Value { return paxos.Value(101 + i) }
 
+// proposals lists the values of proposers 0..n-1.
+func proposals(n int) []paxos.Value {
+	out := make([]paxos.Value, n)
+	for i := range out {
+		out[i] = proposal(i)
+	}
+	return out
+}
+
+// singleNodes builds single-decree nodes from base, nodes 0..props-1
+// proposing their own value.
+func singleNodes(base paxos.SingleConfig, props int) sim.NewNode[paxos.Msg] {
+	return func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
+		cfg := base
+		if int(env.ID()) < props {
+			cfg.Propose = proposal(int(env.ID()))
+		}
+		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
+	}
+}
+
 func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	src = recorded(src, opts)
 	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
@@ -94,18 +115,8 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	}
 	res.Params = fmt.Sprintf("nodes=%d proposers=%d latency=%d-%dµs retry=%dµs %v", n, props, latency.Min, latency.Max, retry, plan)
 
-	values := make([]paxos.Value, props)
-	for i := range values {
-		values[i] = proposal(i)
-	}
-	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
-		cfg := paxos.SingleConfig{Bugs: opts.Bugs, RetryBase: retry}
-		if int(env.ID()) < props {
-			cfg.Propose = proposal(int(env.ID()))
-		}
-		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
-	}
-	w := sim.NewWorld(n, src, newNode)
+	values := proposals(props)
+	w := sim.NewWorld(n, src, singleNodes(paxos.SingleConfig{Bugs: opts.Bugs, RetryBase: retry}, props))
 	w.Net.Latency = latency
 	if opts.Trace {
 		res.Trace = w.Trace()

@@ -66,18 +66,8 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	for i := n - min(set.Int("learners"), n); i < n && set.Int("learners") > 0; i++ {
 		learners |= 1 << uint(i)
 	}
-	values := make([]paxos.Value, props)
-	for i := range values {
-		values[i] = proposal(i)
-	}
-	newNode := func(env *sim.Env[paxos.Msg]) sim.Node[paxos.Msg] {
-		cfg := paxos.SingleConfig{Bugs: opts.Bugs, Learners: learners}
-		if int(env.ID()) < props {
-			cfg.Propose = proposal(int(env.ID()))
-		}
-		return nodeAdapter[paxos.Msg, *paxos.Single]{paxos.NewSingle(envAdapter[paxos.Msg]{env}, cfg)}
-	}
-	w := sim.NewWorld(n, src, newNode)
+	values := proposals(props)
+	w := sim.NewWorld(n, src, singleNodes(paxos.SingleConfig{Bugs: opts.Bugs, Learners: learners}, props))
 	bounds := faultBounds(set, n)
 	for i := range bounds.Fires {
 		if i < props {
