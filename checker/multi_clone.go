@@ -2,6 +2,7 @@ package checker
 
 import (
 	"slices"
+	"time"
 
 	"github.com/synod-sim/synod/paxos"
 )
@@ -114,4 +115,43 @@ func (h *History) Fingerprint() uint64 {
 		sum += paxos.Mix64(x)
 	}
 	return paxos.Mix64(sum ^ uint64(len(h.ops)))
+}
+
+// KVMemo remembers CheckKV's verdicts by the exact history checked (the
+// same operations, recorded in the same order), for the exhaustive search,
+// which checks the same small history at the end of many schedules. A
+// verdict is a function of the operations alone, so a remembered one is the
+// one CheckKV would give again; an inconclusive check (out of budget) is
+// not remembered. Not safe for concurrent use: one per search worker.
+type KVMemo struct {
+	byHash map[uint64][]kvMemoEntry
+	n      int
+}
+
+type kvMemoEntry struct {
+	ops []opRecord
+	res LinResult
+}
+
+// kvMemoMax bounds the histories a KVMemo keeps; past it, it starts over.
+const kvMemoMax = 1 << 16
+
+// CheckKV is CheckKV(h, budget), remembered.
+func (k *KVMemo) CheckKV(h *History, budget time.Duration) LinResult {
+	fp := h.Fingerprint()
+	for _, e := range k.byHash[fp] {
+		if slices.Equal(e.ops, h.ops) {
+			return e.res
+		}
+	}
+	r := CheckKV(h, budget)
+	if r.Verdict != LinOk && r.Verdict != LinIllegal {
+		return r
+	}
+	if k.byHash == nil || k.n >= kvMemoMax {
+		k.byHash, k.n = map[uint64][]kvMemoEntry{}, 0
+	}
+	k.byHash[fp] = append(k.byHash[fp], kvMemoEntry{ops: slices.Clone(h.ops), res: r})
+	k.n++
+	return r
 }

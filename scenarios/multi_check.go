@@ -84,6 +84,9 @@ type multiCheck struct {
 	cw       *checkWorld[mp.Msg, *multiMemory]
 	replicas int
 	clients  int
+	// lin remembers the verdicts of histories checked already: the search
+	// ends many schedules with one history. A machine is one worker's.
+	lin checker.KVMemo
 }
 
 // multiMemory is what multi/check's checkers remember: the log checker, the
@@ -199,17 +202,21 @@ func newMultiCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*mu
 	mem := &multiMemory{log: checker.NewMultiLog[mp.Command](n), hist: &checker.History{},
 		ops: make([][]checker.OpID, clients), returned: make([]bool, clients), lives: make([]int, clients)}
 	mc := &multiCheck{cw: &checkWorld[mp.Msg, *multiMemory]{w: w, chk: mem}, replicas: n, clients: clients}
-	mc.cw.watch(mc.observe)
+	mc.cw.watchShared(mc.observe)
 	w.Note(func() string { return "plan " + res.Params })
 	return mc, nil
 }
 
 // observe checks node id after one of its steps: a replica's events go to
-// the log checker, a client's calls and returns to the history.
-func (mc *multiCheck) observe(mem *multiMemory, id sim.NodeID) *checker.Violation {
+// the log checker, a client's calls and returns to the history. The checker
+// memory may be shared with saved states: mutable copies it, and observe
+// asks for it only when the step has something to record, so the many
+// steps that record nothing (a replica's step without events, a client's
+// without a call or return) copy nothing.
+func (mc *multiCheck) observe(mutable func() *multiMemory, id sim.NodeID) *checker.Violation {
 	w := mc.cw.w
 	if int(id) >= mc.replicas {
-		return mc.clientStepped(mem, id)
+		return mc.clientStepped(mutable, id)
 	}
 	srv, ok := protocolOf[mp.Msg, *mp.Server](w.Node(id))
 	if !ok {
@@ -221,15 +228,16 @@ func (mc *multiCheck) observe(mem *multiMemory, id sim.NodeID) *checker.Violatio
 		var v *checker.Violation
 		switch ev.Kind {
 		case mp.EvStart:
-			mem.log.Restarted(node)
+			mutable().log.Restarted(node)
 		case mp.EvDecided:
-			v = mem.log.Decided(node, uint64(ev.Slot), ev.Ballot, ev.Cmd, 0)
+			v = mutable().log.Decided(node, uint64(ev.Slot), ev.Ballot, ev.Cmd, 0)
 			if w.Tracing() {
 				w.Note(func() string {
 					return fmt.Sprintf("n%d learns slot %d = %v (ballot %v)", id, ev.Slot, ev.Cmd, ev.Ballot)
 				})
 			}
 		case mp.EvApplied:
+			mem := mutable()
 			v = mem.log.Applied(node, uint64(ev.Slot), ev.Cmd, ev.Outcome == mp.Executed, 0)
 			if v == nil && ev.Cmd.Op == mp.OpAcquire && ev.Outcome == mp.Executed && ev.Result.OK {
 				v = mem.log.Granted(node, uint64(ev.Slot), int(ev.Cmd.Key), ev.Result.Token, 0)
@@ -252,26 +260,31 @@ func (mc *multiCheck) observe(mem *multiMemory, id sim.NodeID) *checker.Violatio
 }
 
 // clientStepped records the client's new calls and returns in the history,
-// at logical times, and checks the history once every client is done.
-func (mc *multiCheck) clientStepped(mem *multiMemory, id sim.NodeID) *checker.Violation {
+// at logical times, and checks the history once every client is done. It
+// reads the current memory and asks for a mutable one only to record.
+func (mc *multiCheck) clientStepped(mutable func() *multiMemory, id sim.NodeID) *checker.Violation {
 	c, ok := protocolOf[mp.Msg, *mp.Client](mc.cw.w.Node(id))
 	if !ok {
 		return nil
 	}
 	i := int(id) - mc.replicas
 	calls := c.Calls()
+	mem := mc.cw.chk // read only until mutable
 	if len(calls) < len(mem.ops[i]) {
 		// The client restarted: a new life, a new history client.
+		mem = mutable()
 		mem.ops[i], mem.returned[i] = mem.ops[i][:0], false
 		mem.lives[i]++
 	}
 	hid := int(id) + 64*mem.lives[i]
 	for k := len(mem.ops[i]); k < len(calls); k++ {
+		mem = mutable()
 		mem.clock++
 		mem.ops[i] = append(mem.ops[i], mem.hist.Call(hid, mem.clock, historyInput(calls[k].Cmd, hid)))
 		mem.returned[i] = false
 	}
 	if k := len(calls) - 1; k >= 0 && calls[k].Returned && !mem.returned[i] {
+		mem = mutable()
 		mem.clock++
 		r := calls[k].Result
 		mem.hist.Return(mem.ops[i][k], mem.clock, checker.Output{Value: r.Value, OK: r.OK, Token: r.Token})
@@ -285,6 +298,7 @@ func (mc *multiCheck) clientStepped(mem *multiMemory, id sim.NodeID) *checker.Vi
 			return nil
 		}
 	}
+	mem = mutable()
 	mem.linChecked = true
 	return mc.linearizable(mem)
 }
@@ -300,7 +314,7 @@ const linCheckBudget = 10 * time.Second
 
 // linearizable checks the history so far against the key-value model.
 func (mc *multiCheck) linearizable(mem *multiMemory) *checker.Violation {
-	lin := checker.CheckKV(mem.hist, linCheckBudget)
+	lin := mc.lin.CheckKV(mem.hist, linCheckBudget)
 	switch lin.Verdict {
 	case checker.LinOk:
 		return nil

@@ -134,3 +134,20 @@ func TestMultiCheckSettings(t *testing.T) {
 	require.Contains(t, res.Params, "drops=1")
 	require.Contains(t, res.Settings, "elections=2")
 }
+
+// BenchmarkMultiCheck exhausts a small multi/check configuration (one
+// client, two candidates, one election each) and reports states per second;
+// run it with -benchtime=1x -cpu 1.
+func BenchmarkMultiCheck(b *testing.B) {
+	b.ReportAllocs()
+	var states uint64
+	for b.Loop() {
+		r := searchScenario(b, "multi/check", "clients=1,candidates=2,elections=1,retries=0,heartbeats=0", "", explore.Config{})
+		if !r.Complete {
+			b.Fatal("the search did not exhaust the space")
+		}
+		states += r.States
+	}
+	b.ReportMetric(float64(states)/b.Elapsed().Seconds(), "states/s")
+	b.ReportMetric(float64(states)/float64(b.N), "states")
+}

@@ -12,22 +12,43 @@ import (
 // the search merge states that behave differently, and a field Clone shares
 // lets a step of the copy change the original: clone_test.go checks both.
 
-// Clone returns an independent copy of the replica bound to env: every slice
-// and page is copied, so stepping the copy never changes the original.
-func (s *Server) Clone(env paxos.Env[Msg]) *Server {
-	c := *s
-	c.env = env
-	c.pages = make([]*[pageSlots]entry, len(s.pages))
-	for i, p := range s.pages {
-		cp := *p
-		c.pages[i] = &cp
+// Clone returns an independent copy of the replica bound to env: stepping
+// the copy never changes the original, nor the original the copy.
+func (s *Server) Clone(env paxos.Env[Msg]) *Server { return s.CloneInto(env, nil) }
+
+// CloneInto is Clone into into, an earlier copy of a replica that nothing
+// refers to any more (nil: allocate one): its struct and slices are reused.
+//
+// The log pages and the services are not copied but shared, copy-on-write:
+// CloneInto freezes them, and whichever replica writes to a frozen page or
+// frozen services first takes a private copy (Server.at, Server.apply).
+// Most steps of a replica touch no page, or one, so a copy costs a struct
+// and a few slice headers. into's own pages are dropped, not reused: a page
+// it does not own may be shared with saved states.
+func (s *Server) CloneInto(env paxos.Env[Msg], into *Server) *Server {
+	for _, p := range s.pages {
+		if !p.frozen.Load() {
+			p.frozen.Store(true)
+		}
 	}
-	c.svc = s.svc.Clone()
-	c.p1 = slices.Clone(s.p1)
-	c.queue = slices.Clone(s.queue)
-	c.self = slices.Clone(s.self)
-	c.events = slices.Clone(s.events)
-	return &c
+	if !s.svc.frozen.Load() {
+		s.svc.frozen.Store(true)
+	}
+	if into == nil || into == s {
+		into = new(Server)
+	}
+	pages, p1, queue, self, events := into.pages, into.p1, into.queue, into.self, into.events
+	*into = *s
+	into.env = env
+	clear(pages)
+	into.pages = append(pages[:0], s.pages...)
+	into.p1 = append(p1[:0], s.p1...)
+	into.queue = append(queue[:0], s.queue...)
+	clear(self)
+	into.self = append(self[:0], s.self...)
+	clear(events)
+	into.events = append(events[:0], s.events...)
+	return into
 }
 
 // Fingerprint hashes every field of the replica that can change what it
@@ -50,7 +71,7 @@ func (s *Server) Fingerprint() uint64 {
 	h := paxos.Mix64(hashBallot(s.promised) ^ 0x3c)
 	h = paxos.Mix64(h ^ uint64(s.round)<<32 ^ uint64(s.top))
 	for slot := Slot(1); slot <= s.top; slot++ {
-		e := s.at(slot)
+		e := s.peek(slot)
 		if *e == (entry{}) {
 			continue
 		}
@@ -119,13 +140,9 @@ func (c *Client) Fingerprint() uint64 {
 	return h
 }
 
-// Clone returns an independent copy of the services.
+// Clone returns an independent (and unfrozen) copy of the services.
 func (s *Services) Clone() *Services {
-	c := *s
-	c.kv = slices.Clone(s.kv)
-	c.locks = slices.Clone(s.locks)
-	c.sessions = slices.Clone(s.sessions)
-	return &c
+	return &Services{kv: slices.Clone(s.kv), locks: slices.Clone(s.locks), sessions: slices.Clone(s.sessions), noDedup: s.noDedup}
 }
 
 func (s *Services) hash(h uint64) uint64 {

@@ -87,6 +87,13 @@ func sinkEnv(t testing.TB, e *fakeEnv) *fakeEnv {
 func normalServer(s *Server) Server {
 	c := *s.Clone(nil)
 	c.env, c.events, c.self = nil, nil, nil
+	// Pages and services are shared copy-on-write: compare private copies,
+	// without the frozen flags.
+	pages := make([]*page, len(c.pages))
+	for i, p := range c.pages {
+		pages[i] = &page{e: p.e}
+	}
+	c.pages, c.svc = pages, c.svc.Clone()
 	c.queue = nilIfEmpty(c.queue)
 	c.p1 = nilIfEmpty(c.p1)
 	c.svc.sessions = nilIfEmpty(c.svc.sessions)
@@ -245,5 +252,36 @@ func checkClone(t *testing.T, h *harness, i int, nd node) {
 			c.Timeout(tm)
 			same("timer")
 		}
+	}
+	srv, ok := nd.(*Server)
+	if !ok {
+		return
+	}
+	// Pages and services are shared copy-on-write both ways: stepping a
+	// replica after it was copied (a) leaves the copy (b) as it was; and a
+	// copy into a discarded, stepped copy (CloneInto) is a full copy.
+	var spare *Server
+	steps := []func(*Server){}
+	for _, e := range h.queue {
+		if int(e.to) == i {
+			steps = append(steps, func(x *Server) { x.Receive(e.from, e.m) })
+		}
+	}
+	for tm := paxos.TimerID(0); tm < 2; tm++ {
+		if h.envs[i].timers[tm] >= 0 {
+			steps = append(steps, func(x *Server) { x.Timeout(tm) })
+		}
+	}
+	for _, step := range steps {
+		a := srv.CloneInto(sinkEnv(t, h.envs[i]), spare)
+		if !reflect.DeepEqual(normalServer(a), before) || a.Fingerprint() != fp {
+			t.Fatalf("node %d: CloneInto a spare differs from the original", i)
+		}
+		b := a.Clone(sinkEnv(t, h.envs[i]))
+		step(a)
+		if !reflect.DeepEqual(normalServer(b), before) || b.Fingerprint() != fp {
+			t.Fatalf("node %d: stepping a replica changed an earlier copy of it", i)
+		}
+		spare = a
 	}
 }

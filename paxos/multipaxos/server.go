@@ -3,6 +3,7 @@ package multipaxos
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/synod-sim/synod/paxos"
 )
@@ -146,6 +147,16 @@ type entry struct {
 // and its logs are a few slots long.
 const pageSlots = 16
 
+// page is a page of the log. Copies of a replica share pages copy-on-write:
+// Clone freezes every page it shares, a frozen page is never written again,
+// and a replica about to write into one (at) takes a private copy first. An
+// unfrozen page belongs to one replica alone. frozen is atomic because
+// parallel searches clone one saved replica from several goroutines.
+type page struct {
+	frozen atomic.Bool
+	e      [pageSlots]entry
+}
+
 // hbRound is one heartbeat whose acknowledgements a leasing leader counts.
 type hbRound struct {
 	stamp paxos.Time
@@ -188,7 +199,7 @@ type Server struct {
 	// acceptor (durable)
 	promised paxos.Ballot
 	round    uint32 // highest round used or seen
-	pages    []*[pageSlots]entry
+	pages    []*page
 	top      Slot // highest slot the log holds
 
 	// learner
@@ -297,10 +308,10 @@ func (s *Server) Services() *Services { return s.svc }
 
 // Decided returns the command decided in slot, if this replica knows it.
 func (s *Server) Decided(slot Slot) (Command, bool) {
-	if slot == 0 || slot > s.top || !s.at(slot).decided {
+	if slot == 0 || slot > s.top || !s.peek(slot).decided {
 		return Command{}, false
 	}
-	return s.at(slot).cmd, true
+	return s.peek(slot).cmd, true
 }
 
 // Role names the replica's role, for traces.
@@ -444,16 +455,29 @@ func (s *Server) entry(slot Slot) *entry {
 	}
 	for slot > s.top {
 		if s.top%pageSlots == 0 {
-			s.pages = append(s.pages, new([pageSlots]entry))
+			s.pages = append(s.pages, new(page))
 		}
 		s.top++
 	}
 	return s.at(slot)
 }
 
-// at returns the entry of a slot the log holds.
+// at returns the entry of a slot the log holds, for writing: a page shared
+// with a copy (frozen by Clone) is replaced by a private copy first.
 func (s *Server) at(slot Slot) *entry {
-	return &s.pages[(slot-1)/pageSlots][(slot-1)%pageSlots]
+	i := (slot - 1) / pageSlots
+	p := s.pages[i]
+	if p.frozen.Load() {
+		p = &page{e: p.e}
+		s.pages[i] = p
+	}
+	return &p.e[(slot-1)%pageSlots]
+}
+
+// peek returns the entry of a slot the log holds, for reading only: the page
+// may be shared with copies of the replica.
+func (s *Server) peek(slot Slot) *entry {
+	return &s.pages[(slot-1)/pageSlots].e[(slot-1)%pageSlots]
 }
 
 func (s *Server) persist(rec any) {
@@ -521,7 +545,7 @@ func (s *Server) onPrepare(from paxos.NodeID, m Msg) {
 	}
 	var entries []Entry
 	for slot := max(m.Slot, 1); slot <= s.top; slot++ {
-		e := s.at(slot)
+		e := s.peek(slot)
 		switch {
 		case e.decided:
 			entries = append(entries, Entry{Slot: slot, Ballot: e.accBallot, Cmd: e.cmd, Decided: true})
@@ -639,7 +663,7 @@ func (s *Server) learnCommit(from paxos.NodeID, b paxos.Ballot, commit Slot) {
 	}
 	top := min(commit, s.top)
 	for slot := s.commit + 1; slot <= top; slot++ {
-		if e := s.at(slot); !e.decided && e.accBallot == b {
+		if e := s.peek(slot); !e.decided && e.accBallot == b {
 			s.learn(slot, e.cmd, b)
 		}
 	}
@@ -656,7 +680,7 @@ func (s *Server) learnCommit(from paxos.NodeID, b paxos.Ballot, commit Slot) {
 func (s *Server) onCatchupReq(from paxos.NodeID, m Msg) {
 	var entries []Entry
 	for slot := max(m.Slot, 1); slot <= s.top && len(entries) < s.cfg.CatchupMax; slot++ {
-		if e := s.at(slot); e.decided {
+		if e := s.peek(slot); e.decided {
 			entries = append(entries, Entry{Slot: slot, Cmd: e.cmd, Decided: true})
 		}
 	}
@@ -679,7 +703,7 @@ func (s *Server) onCatchup(m Msg) {
 // advance moves the commit index over the decided prefix and applies it.
 func (s *Server) advance() {
 	for s.commit < s.top {
-		if e := s.at(s.commit + 1); !e.decided && !e.skipped {
+		if e := s.peek(s.commit + 1); !e.decided && !e.skipped {
 			break
 		}
 		s.commit++
@@ -694,13 +718,16 @@ func (s *Server) advance() {
 }
 
 func (s *Server) apply(slot Slot) {
-	e := s.at(slot)
+	e := s.peek(slot)
 	cmd := e.cmd
 	if !e.decided {
 		if !e.skipped {
 			s.fail(slot, "applying an undecided slot")
 		}
 		cmd = Noop
+	}
+	if s.svc.frozen.Load() { // shared with a copy: copy-on-write
+		s.svc = s.svc.Clone()
 	}
 	res, out := s.svc.Apply(cmd)
 	s.emit(Event{Kind: EvApplied, Slot: slot, Cmd: cmd, Outcome: out, Result: res})
@@ -733,7 +760,7 @@ func (s *Server) campaign() {
 		s.promised = s.ballot
 		s.persist(promiseRecord{B: s.ballot})
 		for slot := s.p1From; slot <= s.top; slot++ {
-			if e := s.at(slot); !e.accBallot.IsZero() {
+			if e := s.peek(slot); !e.accBallot.IsZero() {
 				s.mergePromise(Entry{Slot: slot, Ballot: e.accBallot, Cmd: e.cmd})
 			}
 		}
@@ -833,7 +860,7 @@ func (s *Server) becomeLeader() {
 		}
 	}
 	for slot := s.top; slot > top; slot-- {
-		if s.at(slot).decided {
+		if s.peek(slot).decided {
 			top = slot
 			break
 		}
@@ -934,10 +961,11 @@ func (s *Server) pump() {
 func (s *Server) tick(announce bool) {
 	now := s.env.Now()
 	for slot := s.commit + 1; slot < s.next; slot++ {
-		e := s.at(slot)
+		e := s.peek(slot)
 		if e.decided || e.accBallot != s.ballot || now-e.sentAt < paxos.Time(s.cfg.Retransmit) {
 			continue
 		}
+		e = s.at(slot) // the page may be shared with a copy: own it before writing
 		e.sentAt = now
 		m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: e.cmd, Commit: s.commit}
 		for i := 0; i < s.n; i++ {
@@ -1044,7 +1072,7 @@ func (s *Server) onRequest(from paxos.NodeID, c Command) {
 // pending reports whether the leader has c in flight or queued already.
 func (s *Server) pending(c Command) bool {
 	for slot := s.applied + 1; slot < s.next; slot++ {
-		if e := s.at(slot); e.accBallot == s.ballot && e.cmd.Client == c.Client && e.cmd.Seq == c.Seq {
+		if e := s.peek(slot); e.accBallot == s.ballot && e.cmd.Client == c.Client && e.cmd.Seq == c.Seq {
 			return true
 		}
 	}

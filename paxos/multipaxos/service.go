@@ -2,6 +2,7 @@ package multipaxos
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/synod-sim/synod/paxos"
 )
@@ -45,6 +46,10 @@ type Services struct {
 	locks    []lockState
 	sessions []session // by client id
 	noDedup  bool      // bug no-dedup: no session table
+	// frozen: copies of a replica share these services (Server.Clone);
+	// they are never written again, and a replica copies them before it
+	// applies a command.
+	frozen atomic.Bool
 }
 
 // NewServices builds empty services with the given numbers of keys and locks.
