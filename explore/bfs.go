@@ -161,11 +161,13 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 			m.Load(q.state)
 		}
 		c := child{parent: q.id, action: i}
-		c.err = m.Apply(i)
+		c.err = m.Apply(acts[i])
 		if c.err == nil {
 			c.fp = m.Fingerprint()
 			if !s.cfg.NoPOR {
-				c.sleep = childSleep(acts, sleep|done, acts[i], m.Actions())
+				if cand := sleep | done; cand != 0 {
+					c.sleep = childSleep(acts, cand, acts[i], m.Actions())
+				}
 			}
 			id, ok := s.seen.get(c.fp)
 			switch {

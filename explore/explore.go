@@ -27,9 +27,11 @@ type Machine interface {
 	// canonical order of sim.World.Enabled. The slice is valid until the
 	// state changes.
 	Actions() []sim.Action
-	// Apply runs the i-th action of Actions. A non-nil error is a broken
-	// invariant: the search stops and reports the path to it.
-	Apply(i int) error
+	// Apply runs a, one of the actions Actions listed for the current
+	// state (the search passes the action, so the machine need not list
+	// them again). A non-nil error is a broken invariant: the search stops
+	// and reports the path to it.
+	Apply(a sim.Action) error
 	// Fingerprint hashes the whole current state, checkers' memory included.
 	Fingerprint() uint64
 	// Save captures the current state.
@@ -276,7 +278,7 @@ func (s *search) dfs(m Machine) Result {
 		}
 		m.Load(f.state)
 		a := f.acts[i]
-		err := m.Apply(i)
+		err := m.Apply(a)
 		s.stats.Transitions++
 		if err != nil {
 			for _, g := range stack[1:] {
@@ -289,7 +291,9 @@ func (s *search) dfs(m Machine) Result {
 		fp := m.Fingerprint()
 		var zc uint64
 		if !s.cfg.NoPOR {
-			zc = childSleep(f.acts, f.sleep|f.done&^(1<<i), a, m.Actions())
+			if cand := (f.sleep | f.done) &^ (1 << i); cand != 0 {
+				zc = childSleep(f.acts, cand, a, m.Actions()) // no candidates: no need to list the child's actions
+			}
 		}
 		if i < maskable {
 			f.done |= 1 << i

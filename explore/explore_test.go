@@ -38,8 +38,8 @@ func (g *grid) Actions() []sim.Action {
 	return g.acts
 }
 
-func (g *grid) Apply(i int) error {
-	g.cur[g.Actions()[i].Node]++
+func (g *grid) Apply(a sim.Action) error {
+	g.cur[a.Node]++
 	if g.bad == 0 {
 		return nil
 	}

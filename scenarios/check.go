@@ -104,9 +104,9 @@ func (m checkMachine[M, C]) Load(s explore.State) {
 
 func (m checkMachine[M, C]) Actions() []sim.Action { return m.w.Enabled() }
 
-func (m checkMachine[M, C]) Apply(i int) error {
+func (m checkMachine[M, C]) Apply(a sim.Action) error {
 	m.loaded = nil
-	m.step(i)
+	m.step(a)
 	if m.found != nil {
 		return m.found
 	}
@@ -115,10 +115,10 @@ func (m checkMachine[M, C]) Apply(i int) error {
 
 // step runs one action; a broken assertion inside a node becomes the
 // world's violation, as in every other run.
-func (m checkMachine[M, C]) step(i int) {
+func (m checkMachine[M, C]) step(a sim.Action) {
 	var res Result
 	defer guard(m.w, &res, &m.found)
-	m.w.Do(m.w.Enabled()[i])
+	m.w.Do(a)
 }
 
 func (m checkMachine[M, C]) Fingerprint() uint64 {

@@ -60,7 +60,7 @@ func BenchmarkRestore(b *testing.B) {
 		for len(path) < 15 && len(m.Actions()) > 0 {
 			i := int(rng.Choose(uint64(len(m.Actions()))))
 			path = append(path, i)
-			if m.Apply(i) != nil {
+			if m.Apply(m.Actions()[i]) != nil {
 				break
 			}
 		}
@@ -81,7 +81,7 @@ func BenchmarkRestore(b *testing.B) {
 		for b.Loop() {
 			m.Load(root)
 			for _, a := range paths[i%len(paths)] {
-				if m.Apply(a) != nil {
+				if m.Apply(m.Actions()[a]) != nil {
 					break
 				}
 			}

@@ -172,7 +172,7 @@ func TestFingerprintSoundness(t *testing.T) {
 					}
 					i := int(rng.Choose(uint64(len(acts))))
 					path += fmt.Sprint(i, ",")
-					if m.Apply(i) != nil {
+					if m.Apply(acts[i]) != nil {
 						break
 					}
 					fp := m.Fingerprint()
@@ -214,10 +214,10 @@ func compareContinuations(t *testing.T, m explore.Machine, a, b explore.State, s
 		}
 		i := int(rng.Choose(uint64(n)))
 		m.Load(a)
-		errA := m.Apply(i)
+		errA := m.Apply(m.Actions()[i])
 		a = m.Save()
 		m.Load(b)
-		errB := m.Apply(i)
+		errB := m.Apply(m.Actions()[i])
 		b = m.Save()
 		if kindOf(errA) != kindOf(errB) {
 			t.Fatalf("%s: after %d equal steps the verdicts part: %v / %v", what, step, errA, errB)

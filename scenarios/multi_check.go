@@ -378,8 +378,8 @@ func (m *multiMachine) Actions() []sim.Action {
 	return m.acts
 }
 
-func (m *multiMachine) Apply(i int) error {
-	if err := m.checkMachine.Apply(i); err != nil {
+func (m *multiMachine) Apply(a sim.Action) error {
+	if err := m.checkMachine.Apply(a); err != nil {
 		return err
 	}
 	if len(m.w.Enabled()) == 0 {
