@@ -94,7 +94,39 @@ func Replay(f *sim.File) (*Replayed, error) {
 	res := s.Run(src, Options{Bugs: bugs, Trace: true, Set: set})
 	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Set: set, Result: res}
 	out.Divergence = diverge(f, res.Trace.Lines(), src)
+	if out.Divergence == "" {
+		out.Divergence = contradicts(f, res)
+	}
 	return out, nil
+}
+
+// contradicts checks every claim a trace header makes about the run
+// against the run replayed, so that no edited claim is printed as fact.
+// The seed is not among them: the choices are the run (a shrunk or
+// searched trace keeps the seed of where it came from), and replay does not
+// print it as checked.
+func contradicts(f *sim.File, res Result) string {
+	violation := ""
+	if v := res.Violation; v != nil {
+		violation = v.Kind + ": " + v.Message
+	}
+	claims := []struct{ key, run string }{
+		{"events", strconv.FormatUint(res.Events, 10)},
+		{"digest", fmt.Sprintf("%016x", res.Digest)},
+		{"params", res.Params},
+		{"set", res.Settings},
+		{"violation", violation},
+	}
+	for _, c := range claims {
+		claim, ok := f.Get(c.key)
+		if !ok && c.key == "violation" && violation != "" {
+			return "the header claims no violation, the run breaks " + clip(violation)
+		}
+		if ok && claim != c.run {
+			return fmt.Sprintf("header: %s is %q, the replayed run's is %q", c.key, clip(claim), clip(c.run))
+		}
+	}
+	return ""
 }
 
 func diverge(f *sim.File, got []sim.Line, src *sim.Replay) string {

@@ -30,15 +30,15 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	lines := rep.Result.Trace.Lines()
 	if *verbose {
-		fmt.Fprintf(stdout, "%s seed %d bug %s: %s\n", rep.Scenario, rep.Seed, rep.Bugs, rep.Result.Params)
+		fmt.Fprintf(stdout, "%s bug %s: %s\n", rep.Scenario, rep.Bugs, rep.Result.Params)
 		scenarios.WriteTimeline(stdout, lines)
 	}
 	if rep.Divergence != "" {
 		fmt.Fprintf(stderr, "simrun: replay of %s diverged at %s\n", pos[0], rep.Divergence)
 		return exitUsage, nil
 	}
-	fmt.Fprintf(stdout, "replayed %s: %s seed %d, %d events, digest %016x, matches the trace\n",
-		pos[0], rep.Scenario, rep.Seed, rep.Result.Events, rep.Result.Digest)
+	fmt.Fprintf(stdout, "replayed %s: %s, %d events, digest %016x, matches the trace and its header\n",
+		pos[0], rep.Scenario, rep.Result.Events, rep.Result.Digest)
 	if v := rep.Result.Violation; v != nil {
 		fmt.Fprintf(stdout, "FAIL %s\n", v.Error())
 		return exitViolation, nil

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReplayChecksEveryHeaderClaim edits each claim a trace header makes
+// about its run; replay must refuse the file (exit 2, one line naming the
+// claim), never print the edited claim as matching.
+func TestReplayChecksEveryHeaderClaim(t *testing.T) {
+	dir := t.TempDir()
+	code, rep := checkJSON(t, "-bug", "dup-ballot", "-out", dir)
+	require.Equal(t, exitViolation, code)
+	data, err := os.ReadFile(rep.Trace)
+	require.NoError(t, err)
+
+	code, stdout, _ := simrun(t, "replay", rep.Trace)
+	require.Equal(t, exitViolation, code)
+	require.Contains(t, stdout, "matches the trace and its header")
+
+	edits := map[string]func(string) string{
+		"events":    func(v string) string { return v + "1" },
+		"digest":    func(v string) string { return strings.Repeat("0", len(v)) },
+		"params":    func(v string) string { return v + " extra" },
+		"set":       func(v string) string { return strings.Replace(v, "dups=0", "dups=1", 1) },
+		"violation": func(v string) string { return "agreement: made up" },
+	}
+	for key, edit := range edits {
+		var lines []string
+		found := false
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, " "); ok && k == key && !found {
+				l, found = k+" "+edit(v), true
+			}
+			lines = append(lines, l)
+		}
+		require.True(t, found, "the trace has no %s header", key)
+		path := filepath.Join(dir, key+".trace")
+		require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644))
+		code, stdout, stderr := simrun(t, "replay", path)
+		require.Equal(t, exitUsage, code, "edited %s: %s", key, stdout)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "%q", stderr)
+		require.Contains(t, stderr, key)
+		require.NotContains(t, stdout, "matches")
+	}
+}
