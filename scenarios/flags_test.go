@@ -3,12 +3,16 @@ package scenarios
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/sim"
 )
 
 // Flags deepen any test without editing code; each has a SYNOD_* twin in
@@ -55,6 +59,9 @@ func parseSeeds(s string) (first, count uint64, err error) {
 		if err1 != nil || err2 != nil || hi < lo {
 			return 0, 0, fmt.Errorf("want a count N or a range A-B with A <= B")
 		}
+		if hi-lo == math.MaxUint64 {
+			return 0, 0, fmt.Errorf("the range holds 2^64 seeds, more than a count can say: split it")
+		}
 		return lo, hi - lo + 1, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
@@ -98,4 +105,25 @@ func TestParseSeeds(t *testing.T) {
 			t.Errorf("parseSeeds(%q) = %d, %d, %v", c.in, first, count, err)
 		}
 	}
+}
+
+// TestSeedFlagsReachTheLastSeed guards the largest seed: -synod.seed at
+// 2^64-1 must run that seed, not wrap to none, and a range ending there
+// must count its seeds.
+func TestSeedFlagsReachTheLastSeed(t *testing.T) {
+	first, count, err := parseSeeds("18446744073709551614-18446744073709551615")
+	require.NoError(t, err)
+	require.Equal(t, uint64(18446744073709551614), first)
+	require.Equal(t, uint64(2), count)
+	_, _, err = parseSeeds("0-18446744073709551615")
+	require.Error(t, err, "2^64 seeds cannot be counted")
+
+	sc, _ := Lookup("multi/kv")
+	var ran []uint64
+	for i := range count { // the loop TestScenarioSeeds runs
+		seed := first + i
+		ran = append(ran, seed)
+		_ = sc.Run(sim.NewPRNG(seed), Options{Bugs: paxos.NoDedup})
+	}
+	require.Equal(t, []uint64{18446744073709551614, 18446744073709551615}, ran)
 }

@@ -46,7 +46,8 @@ func TestScenarioSeeds(t *testing.T) {
 	bugs := bugsUnderTest(t)
 	for _, s := range scenariosUnderTest(t, "") {
 		t.Run(s.Name, func(t *testing.T) {
-			for seed := first; seed < first+count; seed++ {
+			for i := range count { // counted, not compared: first+count may wrap past 2^64-1
+				seed := first + i
 				res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs})
 				if res.Violation != nil {
 					t.Fatalf("%s seed %d (%s): %v%s", s.Name, seed, res.Params, res.Violation, reproduce(t, s, seed, bugs))
