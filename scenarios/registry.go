@@ -5,6 +5,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,6 +97,9 @@ func Parse(list string) ([]*Scenario, error) {
 		s, err := Lookup(strings.TrimSpace(name))
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(out, s) {
+			return nil, fmt.Errorf("scenario %q is named twice", s.Name)
 		}
 		out = append(out, s)
 	}

@@ -153,3 +153,8 @@ func TestUntimedDiskReadsOnlyInStart(t *testing.T) {
 	require.PanicsWithValue(t, "sim: a node read its disk outside Start: the untimed view (exhaustive search) allows disk reads only in Start",
 		func() { w.Disk(0).Records() })
 }
+
+func TestCancelTimerChecksItsID(t *testing.T) {
+	w := newTallyWorld(Bounds{})
+	require.PanicsWithValue(t, "sim: node 1 cancelled timer 8, max 7", func() { w.nodes[1].env.CancelTimer(MaxTimers) })
+}

@@ -458,6 +458,9 @@ func (e *Env[M]) SetTimer(t TimerID, d Duration) { e.w.setTimer(e.id, t, d) }
 
 // CancelTimer disarms timer t.
 func (e *Env[M]) CancelTimer(t TimerID) {
+	if t >= MaxTimers {
+		panic(fmt.Sprintf("sim: node %d cancelled timer %d, max %d", e.id, t, MaxTimers-1))
+	}
 	s := &e.w.nodes[e.id]
 	s.timers[t]++
 	if e.w.un != nil {

@@ -89,6 +89,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// flagGiven reports whether a flag was set on the command line, even to
+// its zero value.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 // parseFlags parses flags that may come before or after positional
 // arguments (simrun replay FILE -v) and returns the positionals.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {

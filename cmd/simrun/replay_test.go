@@ -49,3 +49,9 @@ func TestReplayChecksEveryHeaderClaim(t *testing.T) {
 		require.NotContains(t, stdout, "matches")
 	}
 }
+
+func TestRunRefusesEmptyAndRepeatedScenarios(t *testing.T) {
+	requireUsageError(t, "-scenario is empty", "run", "-scenario", "", "-seeds", "1")
+	requireUsageError(t, "named twice", "run", "-scenario", "single/basic,single/basic", "-seeds", "1")
+	requireUsageError(t, "named twice", "run", "-scenario", "single/basic, single/basic", "-seeds", "1")
+}

@@ -122,6 +122,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("run: %v", err)
 	}
 	list := *scenarioList
+	if list == "" && flagGiven(fs, "scenario") {
+		return exitUsage, fail("run: -scenario is empty (leave it out to run every scenario)")
+	}
 	if list == "" {
 		list = defaultScenarios()
 		if h, ok := scenarios.HuntFor(*bugName); ok {
