@@ -127,10 +127,10 @@ func Draw(src sim.Source, l Limits) Plan {
 		p.PartMin = l.PartMax / 20
 		p.PartMax = p.PartMin + sim.Duration(sim.Between(src, 0, uint64(l.PartMax-p.PartMin)))
 	}
-	if p.Families&Loss != 0 {
+	if p.Families&Loss != 0 && l.MaxDrop > 0 {
 		p.DropRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDrop)))
 	}
-	if p.Families&Duplicate != 0 {
+	if p.Families&Duplicate != 0 && l.MaxDup > 0 {
 		p.DupRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDup)))
 	}
 	if p.Families&Delay != 0 && l.TailMax > 0 {
@@ -310,8 +310,8 @@ func shuffled(src sim.Source, nodes []sim.NodeID) []sim.NodeID {
 // rather than slews. Schedule only sets clocks once, and a lease protocol
 // must also survive a clock that jumps by 2*skew.
 func ClockSteps(t Target, src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, heal sim.Time) {
-	if max == 0 || skew == 0 {
-		return
+	if max == 0 || skew == 0 || heal <= 0 || len(nodes) == 0 {
+		return // no window to step in, or nothing to step
 	}
 	steps := int(sim.Between(src, 0, uint64(max)))
 	for i := 0; i < steps; i++ {

@@ -88,3 +88,17 @@ type idle struct{}
 func (idle) Start()                  {}
 func (idle) Receive(sim.NodeID, nop) {}
 func (idle) Timeout(sim.TimerID)     {}
+
+// A family switched on with a zero bound draws nothing and panics nowhere,
+// as crash and partition already did; so do clock steps with no window.
+func TestZeroBoundsDrawNothing(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		p := Draw(sim.NewPRNG(seed), Limits{Families: Loss | Duplicate | Crash | Partition})
+		require.Zero(t, p.DropRate)
+		require.Zero(t, p.DupRate)
+		require.Zero(t, p.Crashes)
+		require.Zero(t, p.Partitions)
+	}
+	w := sim.NewWorld(3, sim.NewPRNG(1), func(env *sim.Env[nop]) sim.Node[nop] { return idle{} })
+	require.NotPanics(t, func() { ClockSteps(w, sim.NewPRNG(1), []sim.NodeID{0, 1, 2}, 3, sim.Millisecond, 0) })
+}
