@@ -145,6 +145,12 @@ func Shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, opts Sh
 }
 
 func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.File, opts ShrinkOptions) (*Shrunk, error) {
+	if s == nil {
+		return nil, fmt.Errorf("shrink: no scenario")
+	}
+	if reg, err := Lookup(s.Name); err != nil || reg != s {
+		return nil, fmt.Errorf("shrink: scenario %q is not registered, so its traces could not be replayed", s.Name)
+	}
 	bugs := base.Bugs
 	start := time.Now()
 	if opts.Budget <= 0 {
@@ -182,8 +188,12 @@ func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.
 		Runs: sh.runs, Fixpoint: fixpoint, Choices: consumed(final.Trace.Choices()), Result: final,
 	}
 	out.File = TraceFile(s.Name, seed, bugs, final)
-	if rep, err := Replay(out.File); err != nil || rep.Divergence != "" {
-		return nil, fmt.Errorf("%s: the shrunk trace does not replay (%v%s): the scenario is not deterministic", s.Name, err, rep.Divergence)
+	rep, err := Replay(out.File)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the shrunk trace cannot be replayed: %v", s.Name, err)
+	}
+	if rep.Divergence != "" {
+		return nil, fmt.Errorf("%s: the shrunk trace does not replay (%s): the scenario is not deterministic", s.Name, rep.Divergence)
 	}
 	out.Before, out.After = SizeOf(orig), SizeOf(out.File)
 	out.Wall = time.Since(start)

@@ -137,3 +137,13 @@ func TestEventLinesCountsEventsNotNotes(t *testing.T) {
 	require.Equal(t, 5, EventLines(f))
 	require.Equal(t, "x.shrunk.trace", ShrunkPath("x.trace"))
 }
+
+func TestShrinkRefusesAnUnregisteredScenario(t *testing.T) {
+	sc, _ := Lookup("single/basic")
+	stray := *sc
+	stray.Name = "not/registered"
+	_, err := Shrink(&stray, 1, 0, []uint64{0}, ShrinkOptions{MaxRuns: 1})
+	require.ErrorContains(t, err, "not registered")
+	_, err = Shrink(nil, 1, 0, nil, ShrinkOptions{MaxRuns: 1})
+	require.Error(t, err)
+}
