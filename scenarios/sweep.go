@@ -76,6 +76,9 @@ func (s *Sweep) Run() Summary {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	total := uint64(len(s.Scenarios)) * s.Count
+	if uint64(workers) > total {
+		workers = int(max(total, 1)) // a worker per run at most: each holds a summary
+	}
 	var next atomic.Uint64
 	parts := make([]Summary, workers)
 	var wg sync.WaitGroup

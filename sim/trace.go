@@ -173,7 +173,7 @@ func ReadFile(r io.Reader) (*File, error) {
 		return nil, ErrNotTrace
 	}
 	if v, err := strconv.Atoi(ver); err != nil || v != TraceVersion {
-		return nil, fmt.Errorf("trace format version %q is not supported (this simrun reads version %d)", ver, TraceVersion)
+		return nil, fmt.Errorf("trace format version %q is not supported (this simrun reads version %d)", quote(ver), TraceVersion)
 	}
 	f := &File{}
 	for {
@@ -206,7 +206,7 @@ func ReadFile(r io.Reader) (*File, error) {
 		if rest, isEnd := strings.CutPrefix(line.Text, traceEnd+" "); isEnd {
 			n, err := strconv.Atoi(rest)
 			if err != nil || n != len(f.Lines) {
-				return nil, fmt.Errorf("trace line %d: end line says %q events, file has %d", lineNo, rest, len(f.Lines))
+				return nil, fmt.Errorf("trace line %d: end line says %q events, file has %d", lineNo, quote(rest), len(f.Lines))
 			}
 			ended = true
 			continue
@@ -225,20 +225,30 @@ func ReadFile(r io.Reader) (*File, error) {
 func parseLine(s string) (Line, error) {
 	at, rest, ok := strings.Cut(s, " ")
 	if !ok || !strings.HasPrefix(at, "@") {
-		return Line{}, fmt.Errorf("want \"@TIME TEXT [| CHOICES]\", got %q", s)
+		return Line{}, fmt.Errorf("want \"@TIME TEXT [| CHOICES]\", got %q", quote(s))
 	}
 	t, err := strconv.ParseInt(at[1:], 10, 64)
 	if err != nil || t < 0 {
-		return Line{}, fmt.Errorf("bad time %q", at)
+		return Line{}, fmt.Errorf("bad time %q", quote(at))
 	}
 	text, choices, _ := strings.Cut(rest, " |")
 	line := Line{At: Time(t), Text: text}
 	for _, c := range strings.Fields(choices) {
 		v, err := strconv.ParseUint(c, 10, 64)
 		if err != nil {
-			return Line{}, fmt.Errorf("bad choice %q", c)
+			return Line{}, fmt.Errorf("bad choice %q", quote(c))
 		}
 		line.Choices = append(line.Choices, v)
 	}
 	return line, nil
+}
+
+// quote cuts user input quoted in an error to a short prefix: an error is
+// one line however long the bad input.
+func quote(s string) string {
+	const max = 60
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
 }

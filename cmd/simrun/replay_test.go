@@ -55,3 +55,23 @@ func TestRunRefusesEmptyAndRepeatedScenarios(t *testing.T) {
 	requireUsageError(t, "named twice", "run", "-scenario", "single/basic,single/basic", "-seeds", "1")
 	requireUsageError(t, "named twice", "run", "-scenario", "single/basic, single/basic", "-seeds", "1")
 }
+
+func TestRunBoundsWhatFlagsAsk(t *testing.T) {
+	requireUsageError(t, "-workers must be in", "run", "-workers", "10000000", "-seeds", "1")
+	requireUsageError(t, "holds no seed", "run", "-scenario", "single/basic", "-seeds", "10", "-shard", "7/1000000000")
+	requireUsageError(t, "more runs than can be counted", "run", "-seeds", "18446744073709551615")
+	// More workers than runs: as many workers as runs, same result.
+	code, rep := runJSON(t, "run", "-scenario", "single/basic", "-seeds", "3", "-workers", "4096", "-out", t.TempDir())
+	require.Equal(t, exitOK, code)
+	require.Equal(t, uint64(3), rep.Runs)
+}
+
+func TestTraceErrorsQuoteAShortPrefix(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 1<<20)
+	path := filepath.Join(dir, "long.trace")
+	require.NoError(t, os.WriteFile(path, []byte("synod-trace 1\nscenario single/basic\n--\n"+long+"\n@0 end 0\n"), 0o644))
+	code, _, stderr := simrun(t, "replay", path)
+	require.Equal(t, exitUsage, code)
+	require.Less(t, len(stderr), 300, "the error line must not repeat a 1 MB input")
+}

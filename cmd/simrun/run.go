@@ -69,6 +69,10 @@ type violationJSON struct {
 	ShrinkError   string  `json:"shrink_error,omitempty"`
 }
 
+// maxRunWorkers bounds -workers: each worker is a goroutine with its own
+// summary, and no machine has more cores than this.
+const maxRunWorkers = 4096
+
 // shrinkMax bounds how many failures -shrink minimizes: a broken protocol
 // fails thousands of seeds, and the first few shrunk traces tell the story.
 const shrinkMax = 10
@@ -104,8 +108,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if *seeds == 0 {
 		return exitUsage, fail("run: -seeds must be at least 1")
 	}
-	if *workers < 0 {
-		return exitUsage, fail("run: -workers must not be negative")
+	if *workers < 0 || *workers > maxRunWorkers {
+		return exitUsage, fail("run: -workers must be in [0, %d] (0: GOMAXPROCS)", maxRunWorkers)
 	}
 	if *shrinkBudget <= 0 {
 		return exitUsage, fail("run: -shrink-budget must be positive")
@@ -135,6 +139,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, fail("run: %v", err)
 	}
+	if *seeds > math.MaxUint64/uint64(len(scs)) {
+		return exitUsage, fail("run: %d scenarios x %d seeds is more runs than can be counted", len(scs), *seeds)
+	}
 	strategy, err := scenarios.ParseStrategy(*strategyName, *depth)
 	if err != nil {
 		return exitUsage, fail("run: %v", err)
@@ -153,6 +160,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	runFirst, runCount := *first, *seeds
 	if shardN > 0 {
 		runFirst, runCount = scenarios.Shard(*first, *seeds, shardI, shardN)
+		if runCount == 0 {
+			return exitUsage, fail("run: shard %d/%d of %d seeds holds no seed (use fewer shards than seeds)", shardI, shardN, *seeds)
+		}
 	}
 	sw := &scenarios.Sweep{Scenarios: scs, First: runFirst, Count: runCount, Workers: *workers, Bugs: bugs, CheckDeterminism: *checkDet,
 		Set: *set, Strategy: strategy}
