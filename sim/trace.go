@@ -138,33 +138,58 @@ func (f *File) Write(w io.Writer) error {
 // ErrNotTrace is returned for input that is not a Synod trace at all.
 var ErrNotTrace = errors.New("not a synod trace (first line is not \"synod-trace 1\")")
 
-// ReadFile parses a trace file. Every error is one line that says what is
-// wrong and where.
+// MaxTraceBytes and MaxTraceLine bound what ReadFile accepts: a trace of
+// a long run is a few megabytes; anything past these is refused, not read.
+const (
+	maxHeaderFields = 64
+	MaxTraceBytes   = 24 << 20
+	MaxTraceLine    = 1 << 20
+)
+
+// ReadFile parses a trace file, streaming: it holds the parsed lines, never
+// the whole input, and refuses input past MaxTraceBytes or a line past
+// MaxTraceLine. Every error is one line that says what is wrong and where.
 func ReadFile(r io.Reader) (*File, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading trace: %v", err)
-	}
-	if len(data) > 0 && !strings.HasPrefix(string(data), TraceMagic) {
-		return nil, ErrNotTrace
-	}
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		return nil, errors.New("trace is truncated: its last line is incomplete")
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	br := bufio.NewReaderSize(io.LimitReader(r, MaxTraceBytes+1), 64<<10)
+	var total int
+	var lineErr error
 	lineNo := 0
+	var buf []byte
 	next := func() (string, bool) {
-		if !sc.Scan() {
-			return "", false
+		buf = buf[:0]
+		for {
+			chunk, err := br.ReadSlice('\n')
+			buf = append(buf, chunk...)
+			total += len(chunk)
+			switch {
+			case total > MaxTraceBytes:
+				lineErr = fmt.Errorf("trace is larger than the %d MB limit", MaxTraceBytes>>20)
+				return "", false
+			case lineNo == 0 && !bytes.HasPrefix([]byte(TraceMagic), buf[:min(len(buf), len(TraceMagic))]):
+				lineErr = ErrNotTrace
+				return "", false
+			case len(buf) > MaxTraceLine:
+				lineErr = fmt.Errorf("trace line %d is longer than the %d KB limit", lineNo+1, MaxTraceLine>>10)
+				return "", false
+			case err == bufio.ErrBufferFull:
+				continue
+			case err == io.EOF && len(buf) > 0:
+				lineErr = errors.New("trace is truncated: its last line is incomplete")
+				return "", false
+			case err == io.EOF:
+				return "", false
+			case err != nil:
+				lineErr = fmt.Errorf("reading trace: %v", err)
+				return "", false
+			}
+			lineNo++
+			return string(bytes.TrimSuffix(buf[:len(buf)-1], []byte{'\r'})), true
 		}
-		lineNo++
-		return sc.Text(), true
 	}
 	first, ok := next()
 	if !ok {
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading trace: %v", err)
+		if lineErr != nil {
+			return nil, lineErr
 		}
 		return nil, errors.New("trace is empty")
 	}
@@ -179,12 +204,18 @@ func ReadFile(r io.Reader) (*File, error) {
 	for {
 		l, ok := next()
 		if !ok {
+			if lineErr != nil {
+				return nil, lineErr
+			}
 			return nil, fmt.Errorf("trace is truncated: header has no %q line", traceSep)
 		}
 		if l == traceSep {
 			break
 		}
 		k, v, _ := strings.Cut(l, " ")
+		if len(f.Header) >= maxHeaderFields {
+			return nil, fmt.Errorf("trace line %d: more than %d header lines", lineNo, maxHeaderFields)
+		}
 		if k == "" {
 			return nil, fmt.Errorf("trace line %d: empty header key", lineNo)
 		}
@@ -213,8 +244,8 @@ func ReadFile(r io.Reader) (*File, error) {
 		}
 		f.Lines = append(f.Lines, line)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading trace: %v", err)
+	if lineErr != nil {
+		return nil, lineErr
 	}
 	if !ended {
 		return nil, fmt.Errorf("trace is truncated after %d events: no end line", len(f.Lines))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -65,12 +66,29 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitOK, nil
 }
 
+// maxSummaryBytes bounds a summary merge reads.
+const maxSummaryBytes = 32 << 20
+
 // readSummary reads one run -json summary, insisting on the fields a merge
 // needs, so that any other JSON is refused with one line.
 func readSummary(path string) (runReport, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return runReport{}, fail("merge: cannot read summary: %v", err)
+	}
+	defer f.Close()
+	// A summary lists every failing seed but is still far smaller than
+	// this; past it (a device, a wrong file) the input is refused unread.
+	br := bufio.NewReader(f)
+	if head, _ := br.Peek(512); len(bytes.TrimLeft(head, " \t\r\n")) > 0 && bytes.TrimLeft(head, " \t\r\n")[0] != '{' {
+		return runReport{}, fail("merge: %s is not a JSON summary of simrun run -json (it does not start with '{')", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(br, maxSummaryBytes+1))
+	if err != nil {
+		return runReport{}, fail("merge: cannot read summary: %v", err)
+	}
+	if len(data) > maxSummaryBytes {
+		return runReport{}, fail("merge: %s is larger than the %d MB a summary may be", path, maxSummaryBytes>>20)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/sim"
 )
 
 // TestReplayChecksEveryHeaderClaim edits each claim a trace header makes
@@ -74,4 +76,30 @@ func TestTraceErrorsQuoteAShortPrefix(t *testing.T) {
 	code, _, stderr := simrun(t, "replay", path)
 	require.Equal(t, exitUsage, code)
 	require.Less(t, len(stderr), 300, "the error line must not repeat a 1 MB input")
+}
+
+// Devices, huge files and huge lines are refused at once, in bounded
+// memory: the readers stream and stop at their documented limits.
+func TestReadersRefuseOversizedInput(t *testing.T) {
+	dir := t.TempDir()
+	requireUsageError(t, "not a synod trace", "replay", "/dev/zero")
+	requireUsageError(t, "not a synod trace", "shrink", "/dev/zero")
+	requireUsageError(t, "not a JSON summary", "merge", "/dev/zero")
+
+	big := filepath.Join(dir, "big.trace")
+	f, err := os.Create(big)
+	require.NoError(t, err)
+	_, err = f.WriteString("synod-trace 1\nscenario single/basic\n--\n")
+	require.NoError(t, err)
+	line := []byte(strings.Repeat("@0 deliver n0->n1 prepare b=1.0 | 1 2 3 4\n", 1000))
+	for written := 0; written <= sim.MaxTraceBytes; written += len(line) {
+		_, err = f.Write(line)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+	requireUsageError(t, "larger than the", "replay", big)
+
+	long := filepath.Join(dir, "long.trace")
+	require.NoError(t, os.WriteFile(long, []byte("synod-trace 1\n"+strings.Repeat("k", sim.MaxTraceLine+1)+"\n"), 0o644))
+	requireUsageError(t, "longer than the", "replay", long)
 }
