@@ -233,7 +233,7 @@ func TestShardsMergeToTheUnshardedRun(t *testing.T) {
 	// A missing shard is reported, and is not a pass.
 	code, stdout, _ = simrun(t, "merge", files[0], files[2])
 	require.Equal(t, exitInconclusive, code)
-	require.Contains(t, stdout, "no summary for shard 2/3")
+	require.Contains(t, stdout, "no summary for 1 shard(s): 2/3")
 
 	// Merged summaries merge again.
 	m := filepath.Join(dir, "merged.json")

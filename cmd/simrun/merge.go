@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -219,15 +220,40 @@ func missingShards(ins []mergeInput) []string {
 	}
 	var out []string
 	for _, k := range keys {
-		var miss []string
-		for i := uint64(1); i <= k.n; i++ {
-			if !have[k][i] {
-				miss = append(miss, fmt.Sprintf("%d/%d", i, k.n))
+		// Walk the gaps between the shards present, not every shard: a
+		// count near 2^64 must not take 2^64 steps or lines.
+		present := slices.Sorted(maps.Keys(have[k]))
+		var gaps []string
+		missing, prev := uint64(0), uint64(0)
+		gap := func(lo, hi uint64) { // shards lo..hi are missing
+			missing += hi - lo + 1
+			switch {
+			case len(gaps) == maxGapsListed:
+			case lo == hi:
+				gaps = append(gaps, fmt.Sprintf("%d/%d", lo, k.n))
+			default:
+				gaps = append(gaps, fmt.Sprintf("%d-%d of %d", lo, hi, k.n))
 			}
 		}
-		if len(miss) > 0 {
-			out = append(out, fmt.Sprintf("seeds %d-%d: no summary for shard %s", k.first, k.first+k.seeds-1, strings.Join(miss, ", ")))
+		for _, i := range present {
+			if i > prev+1 {
+				gap(prev+1, i-1)
+			}
+			prev = i
+		}
+		if prev < k.n { // k.n may be 2^64-1: no k.n+1 sentinel
+			gap(prev+1, k.n)
+		}
+		if missing > 0 {
+			more := ""
+			if uint64(len(gaps)) < missing && len(gaps) == maxGapsListed {
+				more = ", ..."
+			}
+			out = append(out, fmt.Sprintf("seeds %d-%d: no summary for %d shard(s): %s%s", k.first, k.first+k.seeds-1, missing, strings.Join(gaps, ", "), more))
 		}
 	}
 	return out
 }
+
+// maxGapsListed bounds the runs of missing shards a merge names.
+const maxGapsListed = 5

@@ -103,3 +103,19 @@ func TestReadersRefuseOversizedInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(long, []byte("synod-trace 1\n"+strings.Repeat("k", sim.MaxTraceLine+1)+"\n"), 0o644))
 	requireUsageError(t, "longer than the", "replay", long)
 }
+
+// A shard count near 2^64 is merged in a moment, naming the missing
+// shards as a few runs, not one by one.
+func TestMergeNamesMissingShardsAsRuns(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, _ := simrun(t, "run", "-scenario", "single/basic", "-seeds", "10", "-shard", "1/10", "-json", "-q", "-out", dir)
+	require.Equal(t, exitOK, code)
+	huge := strings.Replace(stdout, `"shard": "1/10"`, `"shard": "1/18446744073709551615"`, 1)
+	require.NotEqual(t, stdout, huge)
+	path := filepath.Join(dir, "a.json")
+	require.NoError(t, os.WriteFile(path, []byte(huge), 0o644))
+	code, out, _ := simrun(t, "merge", path)
+	require.Equal(t, exitInconclusive, code)
+	require.Contains(t, out, "no summary for 18446744073709551614 shard(s): 2-18446744073709551615 of 18446744073709551615")
+	require.Less(t, len(out), 2000)
+}
