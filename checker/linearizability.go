@@ -103,29 +103,42 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 	// Checking partitions one by one, rather than handing porcupine the whole
 	// history, tells exactly which key failed or ran out of time.
 	parts := model.Partition(history)
+	undecided, proved := -1, 0
 	for i, part := range parts {
-		left := time.Until(deadline)
+		// Each key gets a fair share of what is left, so one hard key
+		// cannot use up the time of a later key that is plainly illegal:
+		// illegal on any key wins over undecided on another.
+		share := time.Until(deadline) / time.Duration(len(parts)-i)
 		verdict := porcupine.Unknown
-		if left > 0 {
+		if share > 0 {
 			// The plain check keeps no partial linearizations; only an
 			// illegal partition pays for the verbose one that explains it.
-			verdict = porcupine.CheckOperationsTimeout(model, part, left)
+			verdict = porcupine.CheckOperationsTimeout(model, part, share)
 		}
 		switch verdict {
 		case porcupine.Ok:
+			proved++
 			continue
 		case porcupine.Illegal:
-			_, info := porcupine.CheckOperationsVerbose(model, part, 0)
 			res.Verdict = LinIllegal
-			res.Message, res.at = explainIllegal(model, noun, part, info.PartialLinearizations()[0])
+			res.Message, res.at = fmt.Sprintf("%s %q is not linearizable (the explanation ran out of the budget)", noun, keyOf(part[0])), 0
+			// The explanation, too, stays within the budget (with a floor,
+			// so that a verdict found at the deadline is still explained).
+			again, info := porcupine.CheckOperationsVerbose(model, part, max(time.Until(deadline), budget/10))
+			if partials := info.PartialLinearizations(); again == porcupine.Illegal && len(partials) > 0 {
+				res.Message, res.at = explainIllegal(model, noun, part, partials[0])
+			}
 			return res
 		}
-		// Out of time: porcupine stops only at the deadline, so no later
-		// key could be checked either.
+		if undecided < 0 {
+			undecided = i
+		}
+	}
+	if undecided >= 0 {
+		part := parts[undecided]
 		res.Verdict = LinUnknown
-		res.Message = fmt.Sprintf("%s %q (%d ops) undecided within the %v budget, after %d of %d %ss proved linearizable",
-			noun, keyOf(part[0]), len(part), budget, i, len(parts), noun)
-		return res
+		res.Message = fmt.Sprintf("%s %q (%d ops) undecided within the %v budget, %d of %d %ss proved linearizable",
+			noun, keyOf(part[0]), len(part), budget, proved, len(parts), noun)
 	}
 	return res
 }

@@ -331,3 +331,18 @@ func TestHistoryRejectsMisuse(t *testing.T) {
 	require.Panics(t, func() { h.Call(0, 0, Input{Key: "x"}) }, "no kind")
 	require.Panics(t, func() { CheckKV(h, 0) }, "zero budget would mean no limit to porcupine")
 }
+
+// One key that no budget decides must not hide another key that is plainly
+// not linearizable: illegal on any key wins over undecided on another, and
+// the whole check, explanation included, stays near its budget.
+func TestIllegalKeyWinsOverAnUndecidedOne(t *testing.T) {
+	h := hardHistory(14)
+	h.Return(h.Call(20, 300, Put("y", "1")), 310, Output{})
+	h.Return(h.Call(21, 320, Get("y")), 330, answered("2")) // a value never written
+	budget := 200 * time.Millisecond
+	start := time.Now()
+	res := CheckKV(h, budget)
+	require.Equal(t, LinIllegal, res.Verdict, res.Message)
+	require.Contains(t, res.Message, `"y"`)
+	require.Less(t, time.Since(start), 3*budget)
+}
