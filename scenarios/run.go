@@ -65,7 +65,16 @@ func firstFrame(stack []byte) string {
 	lines := strings.Split(string(stack), "\n")
 	for i, l := range lines {
 		if strings.Contains(l, "panic(") && i+3 < len(lines) {
-			return strings.TrimSpace(lines[i+3])
+			// The file as module/dir/file.go:line, without the checkout's
+			// absolute path or the frame offset: the same on every machine.
+			frame := strings.TrimSpace(lines[i+3])
+			frame, _, _ = strings.Cut(frame, " +0x")
+			if j := strings.LastIndex(frame, "/"); j >= 0 {
+				if k := strings.LastIndex(frame[:j], "/"); k >= 0 {
+					frame = frame[k+1:]
+				}
+			}
+			return frame
 		}
 	}
 	return "unknown frame"

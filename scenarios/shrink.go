@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"hash/maphash"
 	"runtime"
 	"slices"
 	"strings"
@@ -173,7 +172,7 @@ func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.
 	sh := &shrinker{
 		s: s, bugs: bugs, set: base.Set, kind: first.Violation.Kind, opts: opts, workers: workers,
 		// Keep a tenth of the budget for the final traced run.
-		deadline: start.Add(opts.Budget - opts.Budget/10), seen: map[uint64]bool{}, hseed: maphash.MakeSeed(),
+		deadline: start.Add(opts.Budget - opts.Budget/10), seen: map[uint64]bool{},
 	}
 	sh.keep(first.Events, consumed(first.Trace.Choices()))
 	sh.improved = 0
@@ -221,7 +220,6 @@ type shrinker struct {
 	deadline time.Time
 	runs     int
 	seen     map[uint64]bool // candidates known not to help, by hash
-	hseed    maphash.Seed
 
 	// best is the smallest failing list so far, normalized to the choices
 	// its run consumed; setup is how many of them were drawn before the
@@ -259,17 +257,14 @@ type outcome struct {
 	hash   uint64 // for the seen set; 0 for explorations
 }
 
+// hash names a candidate list for the seen set. It is seeded with a
+// constant, not randomly: a shrink is a function of its input.
 func (sh *shrinker) hash(vals []uint64) uint64 {
-	h := maphash.Hash{}
-	h.SetSeed(sh.hseed)
-	var b [8]byte
+	h := uint64(len(vals)) ^ 0x5eed5eed5eed5eed
 	for _, v := range vals {
-		for i := range b {
-			b[i] = byte(v >> (8 * i))
-		}
-		h.Write(b[:])
+		h = sim.Mix64(h ^ v)
 	}
-	return h.Sum64() ^ uint64(len(vals))
+	return h
 }
 
 // evaluate runs candidates on the workers and returns their outcomes in
