@@ -52,6 +52,32 @@ func (e usageError) Error() string { return e.msg }
 func fail(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	out := &checkedWriter{w: stdout}
+	code := dispatch(args, out, stderr)
+	if out.err != nil {
+		// A report that could not be written is no report: never exit 0
+		// (or 1) on output that went nowhere.
+		fmt.Fprintf(stderr, "simrun: cannot write the output: %v\n", out.err)
+		return exitUsage
+	}
+	return code
+}
+
+// checkedWriter remembers the first error writing stdout.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage

@@ -119,3 +119,20 @@ func TestMergeNamesMissingShardsAsRuns(t *testing.T) {
 	require.Contains(t, out, "no summary for 18446744073709551614 shard(s): 2-18446744073709551615 of 18446744073709551615")
 	require.Less(t, len(out), 2000)
 }
+
+func TestUnwritableOutputIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	requireUsageError(t, "is not a directory", "run", "-scenario", "single/basic", "-seeds", "1", "-out", filepath.Join(file, "sub"))
+
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here")
+	}
+	defer full.Close()
+	var stderr strings.Builder
+	code := run([]string{"list"}, full, &stderr)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr.String(), "cannot write the output")
+}

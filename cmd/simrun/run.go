@@ -69,6 +69,32 @@ type violationJSON struct {
 	ShrinkError   string  `json:"shrink_error,omitempty"`
 }
 
+// writableDir reports whether dir could be created and written, without
+// creating it: a sweep that finds failures must be able to keep them.
+func writableDir(dir string) error {
+	p := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			f, err := os.CreateTemp(p, ".simrun-probe-*")
+			if err != nil {
+				return fmt.Errorf("cannot write in %s", p)
+			}
+			name := f.Name()
+			f.Close()
+			return os.Remove(name)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return err
+		}
+		p = parent
+	}
+}
+
 // maxRunWorkers bounds -workers: each worker is a goroutine with its own
 // summary, and no machine has more cores than this.
 const maxRunWorkers = 4096
@@ -113,6 +139,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *shrinkBudget <= 0 {
 		return exitUsage, fail("run: -shrink-budget must be positive")
+	}
+	if err := writableDir(*outDir); err != nil {
+		return exitUsage, fail("run: -out %s: %v (checked before the sweep, not after)", *outDir, err)
 	}
 	shardI, shardN, err := parseShard(*shardFlag)
 	if err != nil {
