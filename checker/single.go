@@ -52,7 +52,6 @@ type singleNode struct {
 	everDecided bool
 	decision    paxos.Value
 	promised    paxos.Ballot
-	up          bool
 }
 
 // NewSingleDecree checks a cluster of n nodes where proposed lists every

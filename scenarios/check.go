@@ -32,14 +32,8 @@ type checkWorld[M sim.Message, C memory[C]] struct {
 	loaded explore.State
 }
 
-// watch installs the checker: observe checks node id after each of its
-// steps against the current checker, copied first if it is shared.
-func (cw *checkWorld[M, C]) watch(observe func(chk C, id sim.NodeID) *checker.Violation) {
-	cw.watchShared(func(mutable func() C, id sim.NodeID) *checker.Violation { return observe(mutable(), id) })
-}
-
-// watchShared is watch for a checker that can tell when a step shows it
-// nothing new: observe calls mutable for the checker before anything that
+// watchShared installs the checker: observe checks node id after each of
+// its steps, and calls mutable for the checker before anything that
 // changes it, so the checker a world shares with saved states is copied
 // only then.
 func (cw *checkWorld[M, C]) watchShared(observe func(mutable func() C, id sim.NodeID) *checker.Violation) {

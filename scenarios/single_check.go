@@ -81,8 +81,7 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	if opts.Trace {
 		res.Trace = w.Trace()
 	}
-	var cw *checkWorld[paxos.Msg, *checker.SingleDecree]
-	cw = &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
+	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
 	cw.watchShared(func(mutable func() *checker.SingleDecree, id sim.NodeID) *checker.Violation {
 		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
 		dec, ok := node.Decision()

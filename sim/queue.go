@@ -63,5 +63,3 @@ func (q *queue) pop() entry {
 	}
 	return top
 }
-
-func (q *queue) reset() { q.items = q.items[:0] }

@@ -234,7 +234,7 @@ func checkClone(t *testing.T, h *harness, i int, nd node) {
 			t.Fatalf("node %d: stepping a clone (%s) changed the original", i, how)
 		}
 	}
-	c, cf := clone()
+	_, cf := clone()
 	if cf.Fingerprint() != fp {
 		t.Fatalf("node %d: the clone's fingerprint differs from the original's", i)
 	}
@@ -242,13 +242,13 @@ func checkClone(t *testing.T, h *harness, i int, nd node) {
 		if int(e.to) != i {
 			continue
 		}
-		c, _ = clone()
+		c, _ := clone()
 		c.Receive(e.from, e.m)
 		same("receive " + e.m.String())
 	}
 	for tm := paxos.TimerID(0); tm < 2; tm++ {
 		if h.envs[i].timers[tm] >= 0 {
-			c, _ = clone()
+			c, _ := clone()
 			c.Timeout(tm)
 			same("timer")
 		}
