@@ -109,10 +109,22 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintln(stderr, "simrun: "+strings.TrimSpace(err.Error()))
+		fmt.Fprintln(stderr, "simrun: "+oneLine(err.Error()))
 		return exitUsage
 	}
 	return code
+}
+
+// maxErrorLine bounds an error line: whatever bad input an error quotes,
+// the user gets one line of readable length.
+const maxErrorLine = 400
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxErrorLine {
+		s = s[:maxErrorLine] + "..."
+	}
+	return s
 }
 
 // flagGiven reports whether a flag was set on the command line, even to

@@ -136,3 +136,21 @@ func TestUnwritableOutputIsAnError(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr.String(), "cannot write the output")
 }
+
+// A summary whose fields are megabytes long gets an error line of bounded
+// length, as a trace does.
+func TestMergeErrorsQuoteAShortPrefix(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, _ := simrun(t, "run", "-scenario", "single/basic", "-seeds", "2", "-json", "-q", "-out", dir)
+	require.Equal(t, exitOK, code)
+	for _, field := range []string{`"digest": "`, `"bug": "`} {
+		i := strings.Index(stdout, field) + len(field)
+		bad := stdout[:i] + strings.Repeat("z", 10<<20) + stdout[i:]
+		path := filepath.Join(dir, "bad.json")
+		require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
+		code, _, stderr := simrun(t, "merge", path, path)
+		require.Equal(t, exitUsage, code)
+		require.Equal(t, 1, strings.Count(stderr, "\n"))
+		require.Less(t, len(stderr), 600, "%s: the error line must not repeat a 10 MB field", field)
+	}
+}
