@@ -242,6 +242,8 @@ type Server struct {
 	catchupAt paxos.Time
 	self      []Msg // messages to itself, handled at the end of the step
 	events    []Event
+
+	refused uint64 // malformed messages refused (Refused)
 }
 
 // NewServer builds a replica; Start reads its disk.
@@ -386,10 +388,13 @@ func (s *Server) Timeout(t paxos.TimerID) {
 }
 
 func (s *Server) handle(from paxos.NodeID, m Msg) {
+	if why := s.malformed(from, m); why != "" {
+		// A peer's garbage must not stop a real replica: it is refused and
+		// counted. Panics stay for broken invariants of this node's state.
+		s.refused++
+		return
+	}
 	if int(from) >= s.n {
-		if m.Type != MsgRequest {
-			s.fail(0, "%v from client node %d", m.Type, from)
-		}
 		s.onRequest(from, m.Cmd)
 		return
 	}
@@ -412,10 +417,47 @@ func (s *Server) handle(from paxos.NodeID, m Msg) {
 		s.onCatchupReq(from, m)
 	case MsgCatchup:
 		s.onCatchup(m)
-	default:
-		s.fail(0, "unexpected %v from node %d", m.Type, from)
 	}
 }
+
+// malformed says what is wrong with a message no correct peer sends, or is
+// empty: a type unknown or not meant for a replica, a replica message from a
+// client or a request from a replica, a request that is not its sender's, a
+// slot outside the log, an undecided catch-up entry.
+func (s *Server) malformed(from paxos.NodeID, m Msg) string {
+	inSlots := func(sl Slot) bool { return sl >= 1 && sl <= MaxSlots }
+	switch {
+	case from < 0:
+		return "unknown sender"
+	case int(from) >= s.n:
+		c := m.Cmd
+		if m.Type != MsgRequest || paxos.NodeID(c.Client) != from || c.Seq == 0 || c.Op == OpNoop {
+			return "bad request"
+		}
+		return ""
+	case m.Type < MsgPrepare || m.Type > MsgCatchup:
+		return "not a replica message"
+	}
+	switch m.Type {
+	case MsgAccept, MsgAccepted:
+		if !inSlots(m.Slot) {
+			return "slot out of range"
+		}
+	case MsgPrepare, MsgPromise, MsgCatchupReq: // "from Slot on": one past a full log is fine
+		if m.Slot < 1 || m.Slot > MaxSlots+1 {
+			return "slot out of range"
+		}
+	}
+	for _, e := range m.Entries {
+		if !inSlots(e.Slot) || (m.Type == MsgCatchup && !e.Decided) {
+			return "bad entry"
+		}
+	}
+	return ""
+}
+
+// Refused counts the malformed messages this replica refused.
+func (s *Server) Refused() uint64 { return s.refused }
 
 // send puts a message on the network, or, to itself, on the queue of
 // messages handled before the step ends: a replica's messages to itself never
@@ -690,10 +732,7 @@ func (s *Server) onCatchupReq(from paxos.NodeID, m Msg) {
 }
 
 func (s *Server) onCatchup(m Msg) {
-	for _, e := range m.Entries {
-		if !e.Decided {
-			s.fail(e.Slot, "catch-up carries an undecided slot")
-		}
+	for _, e := range m.Entries { // every one decided: handle checked
 		s.learn(e.Slot, e.Cmd, m.Ballot)
 	}
 	s.catchupAt = 0
@@ -1027,9 +1066,6 @@ func (s *Server) leaseValid() bool {
 // --- clients ---
 
 func (s *Server) onRequest(from paxos.NodeID, c Command) {
-	if paxos.NodeID(c.Client) != from || c.Seq == 0 || c.Op == OpNoop {
-		s.fail(0, "bad request %v from node %d", c, from)
-	}
 	if s.role != leader {
 		if s.leader >= 0 && s.leader != s.id {
 			s.send(from, Msg{Type: MsgRedirect, Leader: s.leader, Cmd: Command{Client: c.Client, Seq: c.Seq}})

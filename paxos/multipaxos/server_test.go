@@ -311,3 +311,34 @@ func TestMessagesHashEveryField(t *testing.T) {
 	}
 	require.Equal(t, `accept b=2.1 s=7 commit=6 cas(k1, "old", "new") c4#9`, base.String())
 }
+
+// A peer's malformed message is refused and counted, never a panic, and
+// changes nothing else: a real transport delivers garbage too.
+func TestMalformedMessagesAreRefusedAndCounted(t *testing.T) {
+	h := newHarness(t, 3, 1, Config{}, ClientConfig{})
+	h.startAll()
+	s := h.server(0)
+	before := s.Fingerprint()
+	client := paxos.NodeID(3)
+	bad := []struct {
+		from paxos.NodeID
+		m    Msg
+	}{
+		{1, Msg{Type: 0}},
+		{1, Msg{Type: MsgReply}},
+		{1, Msg{Type: MsgRequest, Cmd: Command{Op: OpGet, Client: 1, Seq: 1}}},
+		{client, Msg{Type: MsgPrepare, Slot: 1}},
+		{client, Msg{Type: MsgRequest, Cmd: Command{Op: OpGet, Client: 2, Seq: 1}}},
+		{client, Msg{Type: MsgRequest, Cmd: Command{Op: OpGet, Client: 3, Seq: 0}}},
+		{1, Msg{Type: MsgAccept, Slot: 0}},
+		{1, Msg{Type: MsgAccept, Slot: MaxSlots + 1}},
+		{1, Msg{Type: MsgCatchup, Entries: []Entry{{Slot: 1, Decided: false}}}},
+		{1, Msg{Type: MsgPromise, Slot: 1, Entries: []Entry{{Slot: 0}}}},
+		{-1, Msg{Type: MsgHeartbeat}},
+	}
+	for i, b := range bad {
+		require.NotPanics(t, func() { s.Receive(b.from, b.m) }, "message %d", i)
+		require.Equal(t, uint64(i+1), s.Refused(), "message %d was not refused", i)
+	}
+	require.Equal(t, before, s.Fingerprint(), "a refused message changed the replica")
+}
