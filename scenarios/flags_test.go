@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -126,4 +127,38 @@ func TestSeedFlagsReachTheLastSeed(t *testing.T) {
 		_ = sc.Run(sim.NewPRNG(seed), Options{Bugs: paxos.NoDedup})
 	}
 	require.Equal(t, []uint64{18446744073709551614, 18446744073709551615}, ran)
+}
+
+// FuzzParseSeeds: any -synod.seeds text is a count, a range whose count
+// does not wrap, or a one-line refusal.
+func FuzzParseSeeds(f *testing.F) {
+	for _, s := range []string{"10", "0", "1-5", "5-1", "0-18446744073709551615", "18446744073709551615-18446744073709551615", "-", "x-y", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		first, count, err := parseSeeds(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatal("multi-line error")
+			}
+			return
+		}
+		if count == 0 || first+(count-1) < first {
+			t.Fatalf("%q gave first %d count %d: empty or wrapping", s, first, count)
+		}
+	})
+}
+
+// The shrink budget starts when the caller says, so reading and replaying
+// the input count: a budget already spent stops the shrink at once.
+func TestShrinkBudgetIncludesWhatCameBefore(t *testing.T) {
+	sc, _ := Lookup("single/check")
+	res := sc.Run(sim.NewPRNG(1), Options{Bugs: paxos.DupBallot, Trace: true})
+	if res.Violation == nil {
+		t.Skip("seed 1 does not fail")
+	}
+	file := TraceFile(sc.Name, 1, paxos.DupBallot, res)
+	sh, err := ShrinkFile(file, ShrinkOptions{Budget: time.Second, Start: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	require.False(t, sh.Fixpoint, "a budget spent before the shrink began must stop it")
 }

@@ -45,6 +45,10 @@ type ShrinkOptions struct {
 	// are judged in the same order as by one worker, so the result does not
 	// depend on it.
 	Workers int
+	// Start is when the budget began (zero: when the shrink starts). The
+	// CLI sets it before reading the trace, so reading and replaying the
+	// input count in the budget too.
+	Start time.Time
 	// Log, when set, receives a line per improvement.
 	Log func(format string, args ...any)
 }
@@ -128,6 +132,9 @@ func (s *Shrunk) String() string {
 // ShrinkFile shrinks a failing trace file. The trace is replayed first: it
 // must still break an invariant, whose kind the shrinker then keeps.
 func ShrinkFile(f *sim.File, opts ShrinkOptions) (*Shrunk, error) {
+	if opts.Start.IsZero() {
+		opts.Start = time.Now() // replaying the input counts in the budget
+	}
 	rep, err := Replay(f)
 	if err != nil {
 		return nil, err
@@ -151,7 +158,10 @@ func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.
 		return nil, fmt.Errorf("shrink: scenario %q is not registered, so its traces could not be replayed", s.Name)
 	}
 	bugs := base.Bugs
-	start := time.Now()
+	start := opts.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	if opts.Budget <= 0 {
 		opts.Budget = DefaultShrinkBudget
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/synod-sim/synod/scenarios"
 )
@@ -26,6 +27,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("shrink: -budget must be positive, -runs and -workers not negative")
 	}
 	path := pos[0]
+	start := time.Now() // the budget covers reading and replaying the input too
 	file, err := readTrace(path)
 	if err != nil {
 		return exitUsage, err
@@ -49,7 +51,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 		dest = scenarios.ShrunkPath(path)
 	}
 
-	sh, err := scenarios.ShrinkFile(file, scenarios.ShrinkOptions{Budget: *budget, MaxRuns: *runs, Workers: *workers})
+	sh, err := scenarios.ShrinkFile(file, scenarios.ShrinkOptions{Budget: *budget, MaxRuns: *runs, Workers: *workers, Start: start})
 	if err != nil {
 		return exitUsage, fail("shrink %s: %v", path, err)
 	}
