@@ -277,7 +277,7 @@ func parseLine(s string) (Line, error) {
 // quote cuts user input quoted in an error to a short prefix: an error is
 // one line however long the bad input.
 func quote(s string) string {
-	const max = 60
+	const max = 40 // %q may spell a byte in four characters: at most 160 on the line
 	if len(s) > max {
 		return s[:max] + "..."
 	}
