@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -36,4 +37,28 @@ func FuzzReadTrace(f *testing.F) {
 			t.Fatalf("a parsed trace did not survive writing: %v", err)
 		}
 	})
+}
+
+// TestReadFileAllocatesAFixedMultiple: whatever the input, the reader
+// allocates at most a fixed multiple of it (plus a constant), so a refusal
+// or a parse never costs more memory than the file's size suggests.
+func TestReadFileAllocatesAFixedMultiple(t *testing.T) {
+	const size = 2 << 20
+	inputs := map[string][]byte{
+		"events":       []byte("synod-trace 1\n--\n" + strings.Repeat("@5 deliver n0->n1 prepare b=1.0 | 1 2 3\n", size/40)),
+		"header lines": []byte("synod-trace 1\n" + strings.Repeat("k v\n", size/4)),
+		"one line":     []byte("synod-trace 1\n" + strings.Repeat("x", size)),
+		"choices":      []byte("synod-trace 1\n--\n@0 a |" + strings.Repeat(" 1", size/2) + "\n"),
+		"not a trace":  bytes.Repeat([]byte{0}, size),
+	}
+	for name, in := range inputs {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, _ = ReadFile(bytes.NewReader(in))
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > 16*uint64(len(in))+1<<20 {
+			t.Errorf("%s: %d bytes allocated for %d bytes of input: more than 16x", name, got, len(in))
+		}
+	}
 }
