@@ -149,6 +149,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		todo, sleep = q.todo, q.sleep
 	}
 	var done uint64
+	pred, _ := m.(Predictor)
 	if s.stopped.Load() != nil {
 		return
 	}
@@ -161,6 +162,18 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 			m.Load(q.state)
 		}
 		c := child{parent: q.id, action: i}
+		if pred != nil {
+			if fp, ok := pred.Predict(acts[i]); ok {
+				if id, seen := s.seen.get(fp); seen && s.sleep[id] == 0 {
+					c.fp = fp // explored in full in an earlier level
+					out.add(c)
+					if i < maskable {
+						done |= 1 << i
+					}
+					continue
+				}
+			}
+		}
 		c.err = m.Apply(acts[i])
 		if c.err == nil {
 			c.fp = m.Fingerprint()

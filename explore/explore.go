@@ -38,6 +38,14 @@ type Machine interface {
 	Save() State
 }
 
+// Predictor is a Machine that can tell, for some actions, the Fingerprint
+// the state would have after them without applying them (sim.World's
+// FingerprintAfter): the search then skips restoring and stepping into
+// states it has explored in full.
+type Predictor interface {
+	Predict(a sim.Action) (fp uint64, ok bool)
+}
+
 // Config bounds a search. Zero values mean: BFS, no bound but the state
 // limit, one worker, sleep sets on.
 type Config struct {
@@ -246,9 +254,10 @@ func all(n int) uint64 {
 type frame struct {
 	state  State
 	acts   []sim.Action
-	todo   uint64 // actions still to explore (bits), beyond the mask: all
-	sleep  uint64 // the sleep set this visit started with
-	done   uint64 // actions explored in this visit
+	fps    []uint64 // by action: the fingerprint it leads to, 0 if unknown
+	todo   uint64   // actions still to explore (bits), beyond the mask: all
+	sleep  uint64   // the sleep set this visit started with
+	done   uint64   // actions explored in this visit
 	next   int
 	choice int // the action that led here from the frame below
 }
@@ -276,8 +285,15 @@ func (s *search) dfs(m Machine) Result {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		m.Load(f.state)
 		a := f.acts[i]
+		if f.explored(s, i) {
+			s.stats.Transitions++
+			if i < maskable {
+				f.done |= 1 << i
+			}
+			continue
+		}
+		m.Load(f.state)
 		err := m.Apply(a)
 		s.stats.Transitions++
 		if err != nil {
@@ -289,16 +305,19 @@ func (s *search) dfs(m Machine) Result {
 			return s.finish(&r)
 		}
 		fp := m.Fingerprint()
-		var zc uint64
-		if !s.cfg.NoPOR {
-			if cand := (f.sleep | f.done) &^ (1 << i); cand != 0 {
-				zc = childSleep(f.acts, cand, a, m.Actions()) // no candidates: no need to list the child's actions
-			}
-		}
+		id, seen := s.seen.get(fp)
+		cand := (f.sleep | f.done) &^ (1 << i)
 		if i < maskable {
 			f.done |= 1 << i
 		}
-		if id, ok := s.seen.get(fp); ok {
+		if seen && s.sleep[id] == 0 {
+			continue // explored in full before: no sleep set can add to it
+		}
+		var zc uint64
+		if !s.cfg.NoPOR && cand != 0 {
+			zc = childSleep(f.acts, cand, a, m.Actions()) // no candidates: no need to list the child's actions
+		}
+		if seen {
 			todo := s.sleep[id] &^ zc
 			if todo == 0 {
 				continue
@@ -319,22 +338,48 @@ func (s *search) dfs(m Machine) Result {
 	return s.finish(&r)
 }
 
+// explored reports whether action i is known, without running it, to
+// lead to a state explored in full before.
+func (f *frame) explored(s *search, i int) bool {
+	fp := f.fps[i]
+	if fp == 0 {
+		return false
+	}
+	id, seen := s.seen.get(fp)
+	return seen && s.sleep[id] == 0
+}
+
 // push enters a state: todo are the actions to explore (bits past the
 // enabled ones are ignored), sleep the set it inherited. A popped frame's
 // action buffer is reused.
 func (s *search) push(stack []frame, m Machine, st State, todo, sleep uint64, choice int) []frame {
 	var buf []sim.Action
+	var fps []uint64
 	if len(stack) < cap(stack) {
-		buf = stack[:len(stack)+1][len(stack)].acts[:0]
+		old := &stack[:len(stack)+1][len(stack)]
+		buf, fps = old.acts[:0], old.fps[:0]
 	}
 	m.Load(st)
 	acts := append(buf, m.Actions()...)
+	// Fingerprints known without running the action, while the machine is
+	// in this state: a revisit then costs no restore.
+	pred, _ := m.(Predictor)
+	for _, a := range acts {
+		fp, ok := uint64(0), false
+		if pred != nil {
+			fp, ok = pred.Predict(a)
+		}
+		if !ok || fp == 0 {
+			fp = 0 // 0: unknown (a real 0 is merely not predicted)
+		}
+		fps = append(fps, fp)
+	}
 	todo &= all(len(acts))
 	if len(acts) > maskable {
 		todo = ^uint64(0) // past the mask every action is explored
 	}
 	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
-	return append(stack, frame{state: st, acts: acts, todo: todo, sleep: sleep & all(len(acts)), choice: choice})
+	return append(stack, frame{state: st, acts: acts, fps: fps, todo: todo, sleep: sleep & all(len(acts)), choice: choice})
 }
 
 // pick returns the next action to explore, or -1.

@@ -425,7 +425,9 @@ func (s *Single) Fingerprint() uint64 {
 	}
 	var votes uint64 // a set: summed, so arrival order does not matter
 	for _, v := range s.votes {
-		votes += Mix64(Mix64(Mix64(v.ballot.hash()^uint64(v.value))^v.from) ^ uint64(v.msgs))
+		if v != (vote{}) { // empty slots: most of them, and all alike
+			votes += Mix64(Mix64(Mix64(v.ballot.hash()^uint64(v.value))^v.from) ^ uint64(v.msgs))
+		}
 	}
 	return Mix64(h + votes)
 }

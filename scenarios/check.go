@@ -26,7 +26,11 @@ type checkWorld[M sim.Message, C memory[C]] struct {
 	w     *sim.World[M]
 	chk   C
 	owned bool // chk is this world's own, not shared with a saved state
-	found *checker.Violation
+	// chkFP caches chk's fingerprint while chkFPOK: it changes only
+	// through mutable, and most steps record nothing.
+	chkFP   uint64
+	chkFPOK bool
+	found   *checker.Violation
 	// loaded is the saved state the world holds unchanged, if any: loading
 	// it again is free.
 	loaded explore.State
@@ -39,6 +43,7 @@ type checkWorld[M sim.Message, C memory[C]] struct {
 func (cw *checkWorld[M, C]) watchShared(observe func(mutable func() C, id sim.NodeID) *checker.Violation) {
 	cw.owned = true
 	mutable := func() C {
+		cw.chkFPOK = false
 		if !cw.owned {
 			cw.chk, cw.owned = cw.chk.Clone(), true
 		}
@@ -70,6 +75,7 @@ type checkMachine[M sim.Message, C memory[C]] struct {
 type checkState[M sim.Message, C any] struct {
 	world sim.Snapshot[M]
 	chk   C
+	chkFP uint64
 }
 
 // newMachine boots cw and wraps it for the search; a violation at boot is
@@ -94,6 +100,7 @@ func (m checkMachine[M, C]) Load(s explore.State) {
 	st := s.(*checkState[M, C])
 	m.w.Load(&st.world)
 	m.chk, m.owned, m.found = st.chk, false, nil
+	m.chkFP, m.chkFPOK = st.chkFP, true
 }
 
 func (m checkMachine[M, C]) Actions() []sim.Action { return m.w.Enabled() }
@@ -116,12 +123,19 @@ func (m checkMachine[M, C]) step(a sim.Action) {
 }
 
 func (m checkMachine[M, C]) Fingerprint() uint64 {
-	return sim.Mix64(m.w.Fingerprint() ^ m.chk.Fingerprint()*0x9e3779b97f4a7c15)
+	return sim.Mix64(m.w.Fingerprint() ^ m.checkerFingerprint()*0x9e3779b97f4a7c15)
+}
+
+func (m checkMachine[M, C]) checkerFingerprint() uint64 {
+	if !m.chkFPOK {
+		m.chkFP, m.chkFPOK = m.chk.Fingerprint(), true
+	}
+	return m.chkFP
 }
 
 func (m checkMachine[M, C]) Save() explore.State {
 	m.owned = false
-	st := &checkState[M, C]{chk: m.chk}
+	st := &checkState[M, C]{chk: m.chk, chkFP: m.checkerFingerprint()}
 	m.w.SaveInto(&st.world)
 	m.loaded = st
 	return st
@@ -204,4 +218,14 @@ var faultBudgetParams = []Param{
 func faultBounds(set Settings, n int) sim.Bounds {
 	return sim.Bounds{Drops: set.Int("drops"), Dups: set.Int("dups"), Crashes: set.Int("crashes"),
 		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n)}
+}
+
+// Predict is the fingerprint after a drop or a duplication, which no
+// checker sees: only the world's part changes.
+func (m checkMachine[M, C]) Predict(a sim.Action) (uint64, bool) {
+	fp, ok := m.w.FingerprintAfter(a)
+	if !ok {
+		return 0, false
+	}
+	return sim.Mix64(fp ^ m.checkerFingerprint()*0x9e3779b97f4a7c15), true
 }

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"runtime/debug"
 	"testing"
 
 	"github.com/synod-sim/synod/explore"
@@ -11,6 +12,9 @@ import (
 // and allocations per state.
 func benchCheck(b *testing.B, set string, cfg explore.Config) {
 	b.ReportAllocs()
+	// As simrun runs it (cmd/simrun sets GOGC=400): a depth-first search
+	// keeps little alive, so the collector's pace is set by its garbage.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var states uint64
 	var complete bool
 	for b.Loop() {

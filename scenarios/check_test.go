@@ -197,6 +197,58 @@ func TestFingerprintSoundness(t *testing.T) {
 	}
 }
 
+// TestPredictedFingerprints checks the search's shortcut: for every drop
+// and duplication enabled along random walks, the fingerprint predicted
+// without running it is the one running it gives.
+func TestPredictedFingerprints(t *testing.T) {
+	cases := []struct{ name, set string }{
+		{"single/check", "learners=0,crashes=1,restarts=1,dups=2,drops=2,learns=1"},
+		{"single/check", "drops=-1,dups=1"},
+		{"multi/check", "drops=2,dups=1"},
+	}
+	for _, c := range cases {
+		sc, _ := Lookup(c.name)
+		m, err := sc.Machine(Options{Set: c.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred := m.(explore.Predictor)
+		root := m.Save()
+		rng := sim.NewPRNG(11)
+		checked := 0
+		for walk := 0; walk < 200; walk++ {
+			m.Load(root)
+			for depth := 0; depth < 40; depth++ {
+				here := m.Save()
+				acts := append([]sim.Action(nil), m.Actions()...)
+				if len(acts) == 0 {
+					break
+				}
+				for _, a := range acts {
+					want, ok := pred.Predict(a)
+					if (a.Kind == sim.ActDrop || a.Kind == sim.ActDup) != ok {
+						t.Fatalf("%s %s: %v predicted: %v", c.name, c.set, a.Kind, ok)
+					}
+					if !ok {
+						continue
+					}
+					if m.Apply(a) == nil && m.Fingerprint() != want {
+						t.Fatalf("%s %s: %v of %x: predicted %x, got %x", c.name, c.set, a.Kind, a.Key, want, m.Fingerprint())
+					}
+					checked++
+					m.Load(here)
+				}
+				if m.Apply(acts[rng.Choose(uint64(len(acts)))]) != nil {
+					break
+				}
+			}
+		}
+		if checked < 1000 {
+			t.Fatalf("%s %s: only %d predictions checked", c.name, c.set, checked)
+		}
+	}
+}
+
 func compareContinuations(t *testing.T, m explore.Machine, a, b explore.State, seed uint64, what string) {
 	t.Helper()
 	rng := sim.NewPRNG(seed)

@@ -147,6 +147,9 @@ type untimed[M Message] struct {
 	// nodeHash caches each node's fingerprint; hashOK marks the fresh ones.
 	nodeHash []uint64
 	hashOK   []bool
+	// nodeSum caches the nodes' share of the fingerprint while sumOK.
+	nodeSum uint64
+	sumOK   bool
 	// owned marks node objects this world may step in place; a node shared
 	// with a snapshot is cloned before its first step.
 	owned []bool
@@ -173,6 +176,14 @@ func (w *World[M]) Untimed(b Bounds) {
 		w.un.owned[i] = true
 		w.nodes[i].disk.startOnly = true
 	}
+}
+
+// stale marks node id's cached fingerprint out of date.
+func (u *untimed[M]) stale(id NodeID) { u.hashOK[id], u.sumOK = false, false }
+
+func (u *untimed[M]) staleAll() {
+	clear(u.hashOK)
+	u.sumOK = false
 }
 
 func flightKey(to, from NodeID, h uint64) uint64 {
@@ -245,7 +256,7 @@ func (w *World[M]) Enabled() []Action {
 			if !w.nodes[f.to].up || (i > 0 && u.flights[i-1].key == f.key && u.flights[i-1].to == f.to) {
 				continue
 			}
-			acts = append(acts, Action{Kind: kind, Node: f.to, Actor: f.to, From: f.from, Key: Mix64(f.key + uint64(kind)), msg: f.key, flight: int32(i)})
+			acts = append(acts, Action{Kind: kind, Node: f.to, Actor: f.to, From: f.from, Key: f.key + uint64(kind), msg: f.key, flight: int32(i)})
 		}
 	}
 	msgActs(ActDeliver)
@@ -361,7 +372,7 @@ func (w *World[M]) Do(a Action) {
 			panic(fmt.Sprintf("sim: crash of node %d is not enabled", a.Node))
 		}
 		u.left.Crashes--
-		clear(u.hashOK) // whether a disk can still be read changed for every node
+		u.staleAll() // whether a disk can still be read changed for every node
 		if w.trace != nil {
 			w.trace.line(w.now, "fault crash n"+strconv.Itoa(int(a.Node)))
 		}
@@ -371,7 +382,7 @@ func (w *World[M]) Do(a Action) {
 			panic(fmt.Sprintf("sim: restart of node %d is not enabled", a.Node))
 		}
 		u.left.Restarts--
-		clear(u.hashOK)
+		u.staleAll()
 		if w.trace != nil {
 			w.trace.line(w.now, "fault restart n"+strconv.Itoa(int(a.Node)))
 		}
@@ -385,7 +396,7 @@ func (w *World[M]) Do(a Action) {
 // snapshot is replaced by its clone first.
 func (w *World[M]) prepareStep(id NodeID) {
 	u := w.un
-	u.hashOK[id] = false
+	u.stale(id)
 	if u.owned[id] {
 		return
 	}
@@ -403,7 +414,7 @@ func (w *World[M]) untimedCrash(id NodeID) {
 	u := w.un
 	s := &w.nodes[id]
 	s.armed = 0
-	u.hashOK[id] = false
+	u.stale(id)
 	u.owned[id] = true // no node object left to share
 	kept := u.flights[:0]
 	for _, f := range u.flights {
@@ -440,16 +451,49 @@ type Hashable interface{ Hash() uint64 }
 // summed as they come and go.
 func (w *World[M]) Fingerprint() uint64 {
 	u := w.un
-	h := Mix64(u.msgSum ^ 0x243f6a8885a308d3)
-	h += Mix64(uint64(u.left.Drops)<<48 ^ uint64(u.left.Dups)<<32 ^ uint64(u.left.Crashes)<<16 ^ uint64(u.left.Restarts))
-	for id := range w.nodes {
-		if !u.hashOK[id] {
-			u.nodeHash[id] = w.hashNode(NodeID(id))
-			u.hashOK[id] = true
+	return w.fingerprintWith(u.msgSum, u.left)
+}
+
+func (w *World[M]) fingerprintWith(msgSum uint64, left Budget) uint64 {
+	u := w.un
+	h := Mix64(msgSum ^ 0x243f6a8885a308d3)
+	h += Mix64(uint64(left.Drops)<<48 ^ uint64(left.Dups)<<32 ^ uint64(left.Crashes)<<16 ^ uint64(left.Restarts))
+	if !u.sumOK {
+		var sum uint64
+		for id := range w.nodes {
+			if !u.hashOK[id] {
+				u.nodeHash[id] = w.hashNode(NodeID(id))
+				u.hashOK[id] = true
+			}
+			sum += Mix64(u.nodeHash[id] + uint64(id)*0x9e3779b97f4a7c15)
 		}
-		h += Mix64(u.nodeHash[id] + uint64(id)*0x9e3779b97f4a7c15)
+		u.nodeSum, u.sumOK = sum, true
 	}
-	return Mix64(h)
+	return Mix64(h + u.nodeSum)
+}
+
+// FingerprintAfter is the Fingerprint the world would have after action a,
+// one of Enabled, without running it, when that is cheap to know: a drop or
+// a duplication changes only the multiset in flight and a budget, which the
+// fingerprint sums. The search uses it to skip restoring and stepping into
+// states it has already explored; ok is false for every other kind.
+func (w *World[M]) FingerprintAfter(a Action) (fp uint64, ok bool) {
+	u := w.un
+	if (a.Kind != ActDrop && a.Kind != ActDup) || int(a.flight) >= len(u.flights) {
+		return 0, false
+	}
+	key, left := u.flights[a.flight].key, u.left
+	if key != a.msg {
+		panic(fmt.Sprintf("sim: %v of a message not in flight at this state", a.Kind))
+	}
+	if a.Kind == ActDrop {
+		if left.Drops > 0 {
+			left.Drops--
+		}
+		return w.fingerprintWith(u.msgSum-key, left), true
+	}
+	left.Dups--
+	return w.fingerprintWith(u.msgSum+key, left), true
 }
 
 // restartable reports whether node id can still start from its disk: only
@@ -546,6 +590,7 @@ func (w *World[M]) Load(snap *Snapshot[M]) {
 		s.node, s.up, s.armed, s.fired, s.disk = sn.node, sn.up, sn.armed, sn.fired, sn.disk
 		s.disk.shared = true
 		u.nodeHash[i], u.hashOK[i], u.owned[i] = sn.hash, true, false
+		u.sumOK = false
 	}
 	u.flights = append(u.flights[:0], snap.flights...)
 	u.left, u.msgSum, u.actsOK = snap.left, snap.msgSum, false

@@ -165,7 +165,8 @@ func (w *World[M]) start(id NodeID) {
 	s.timers = [MaxTimers]uint32{}
 	s.armed = 0
 	if w.un != nil {
-		w.un.hashOK[id], w.un.owned[id], w.un.actsOK = false, true, false
+		w.un.owned[id], w.un.actsOK = true, false
+		w.un.stale(id)
 	}
 	s.node = w.newNode(&s.env)
 	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfe)
