@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/synod-sim/synod/paxos"
 )
@@ -24,7 +25,13 @@ type LogCommand interface {
 //   - exactly-once: a client request (client, seq) is executed in at most
 //     one slot, however many times it was proposed;
 //   - fencing: the tokens a lock grants strictly increase in log order, on
-//     every replica and across replicas.
+//     every replica and across replicas;
+//   - decided means chosen, from the acceptors' disks (Accepted): a replica
+//     decides or applies a command in a slot only once a majority of
+//     acceptors durably accepted it there at one ballot; at most one command
+//     is ever chosen in a slot; every acceptance at a ballot above a chosen
+//     one carries the chosen command (Paxos's P2b); and one ballot carries
+//     one command per slot.
 //
 // Replicas report events as they happen; each report is checked against what
 // the checker remembers, outside the replicas, so a restart cannot make it
@@ -43,6 +50,20 @@ type slotRecord[C LogCommand] struct {
 	node    paxos.NodeID
 	set     bool
 	applied bool // the first report was an application, not a decision
+
+	// Ground truth from acceptors' disks: who accepted what at which
+	// ballot, and the lowest ballot at which a majority accepted one
+	// command.
+	votes     []slotVote[C]
+	chosen    bool
+	chosenAt  paxos.Ballot
+	chosenCmd C
+}
+
+type slotVote[C LogCommand] struct {
+	ballot paxos.Ballot
+	cmd    C
+	by     uint64 // acceptors, a bit each
 }
 
 type replicaLog struct {
@@ -71,8 +92,14 @@ func (c *MultiLog[C]) Restarted(node paxos.NodeID) {
 // AppliedUpTo returns the last slot a replica applied since it started.
 func (c *MultiLog[C]) AppliedUpTo(node paxos.NodeID) uint64 { return c.replicas[node].applied }
 
-// Slots is the highest slot any replica decided or applied.
+// Slots is the highest slot any replica decided or applied, or any
+// acceptor accepted.
 func (c *MultiLog[C]) Slots() uint64 { return uint64(len(c.slots)) }
+
+// Known reports whether some replica has decided or applied slot s.
+func (c *MultiLog[C]) Known(s uint64) bool {
+	return s >= 1 && s <= uint64(len(c.slots)) && c.slots[s-1].set
+}
 
 func (c *MultiLog[C]) slot(s uint64) *slotRecord[C] {
 	for uint64(len(c.slots)) < s {
@@ -88,7 +115,7 @@ func (c *MultiLog[C]) agree(node paxos.NodeID, s uint64, b paxos.Ballot, cmd C, 
 	}
 	rec := c.slot(s)
 	if !rec.set {
-		*rec = slotRecord[C]{cmd: cmd, set: true, node: node, ballot: b, applied: how == "applied"}
+		rec.cmd, rec.set, rec.node, rec.ballot, rec.applied = cmd, true, node, b, how == "applied"
 		return nil
 	}
 	if rec.cmd == cmd {
@@ -115,7 +142,105 @@ func atBallot(b paxos.Ballot) string {
 
 // Decided checks that node learned cmd in slot s at ballot b.
 func (c *MultiLog[C]) Decided(node paxos.NodeID, s uint64, b paxos.Ballot, cmd C, at int64) *Violation {
-	return c.agree(node, s, b, cmd, "decided", at)
+	if v := c.agree(node, s, b, cmd, "decided", at); v != nil {
+		return v
+	}
+	return c.isChosen(node, s, cmd, "decided", at)
+}
+
+// majority is the quorum the acceptors' votes are judged by: more than half
+// of the replicas, whatever quorum the protocol believes in.
+func (c *MultiLog[C]) majority() int { return len(c.replicas)/2 + 1 }
+
+// isChosen checks that cmd is the command a majority of acceptors accepted
+// in slot s at one ballot.
+func (c *MultiLog[C]) isChosen(node paxos.NodeID, s uint64, cmd C, how string, at int64) *Violation {
+	rec := c.slot(s)
+	if rec.chosen && rec.chosenCmd == cmd {
+		return nil
+	}
+	return &Violation{Kind: "unchosen-decision", Time: at, Message: fmt.Sprintf(
+		"node %d %s %v in slot %d, but no majority (%d of %d) of acceptors durably accepted it at one ballot: %s",
+		node, how, cmd, s, c.majority(), len(c.replicas), rec.describeVotes())}
+}
+
+func (r *slotRecord[C]) describeVotes() string {
+	if len(r.votes) == 0 {
+		return "no acceptor accepted anything in that slot"
+	}
+	var b []byte
+	for i, v := range r.votes {
+		if i > 0 {
+			b = append(b, "; "...)
+		}
+		b = fmt.Appendf(b, "%v at ballot %v by acceptors %s", v.cmd, v.ballot, nodeSet(v.by))
+	}
+	if r.chosen {
+		b = fmt.Appendf(b, " (chosen: %v at ballot %v)", r.chosenCmd, r.chosenAt)
+	}
+	return string(b)
+}
+
+func nodeSet(set uint64) string {
+	var b []byte
+	for i := 0; set != 0; i++ {
+		if set&1 != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = fmt.Appendf(b, "n%d", i)
+		}
+		set >>= 1
+	}
+	return "{" + string(b) + "}"
+}
+
+// Accepted records that acceptor node durably accepted cmd in slot s at
+// ballot b: read off its disk, not reported by it. It checks that a ballot
+// carries one command per slot, that an acceptance above a chosen ballot
+// carries the chosen command, and that no second command is chosen.
+func (c *MultiLog[C]) Accepted(node paxos.NodeID, s uint64, b paxos.Ballot, cmd C, at int64) *Violation {
+	if s == 0 || node < 0 || int(node) >= len(c.replicas) || int(node) >= 64 {
+		return &Violation{Kind: "acceptor", Time: at, Message: fmt.Sprintf("node %d accepted %v in slot %d: no such acceptor or slot", node, cmd, s)}
+	}
+	rec := c.slot(s)
+	if rec.chosen && rec.chosenAt.Less(b) && rec.chosenCmd != cmd {
+		return &Violation{Kind: "accepted-above-chosen", Time: at, Message: fmt.Sprintf(
+			"slot %d: acceptor %d accepted %v at ballot %v, above ballot %v where %v was chosen: every ballot above a chosen one must carry the chosen command (P2b)",
+			s, node, cmd, b, rec.chosenAt, rec.chosenCmd)}
+	}
+	var vote *slotVote[C]
+	for i := range rec.votes {
+		v := &rec.votes[i]
+		if v.ballot != b {
+			continue
+		}
+		if v.cmd != cmd {
+			return &Violation{Kind: "one-value-per-ballot", Time: at, Message: fmt.Sprintf(
+				"slot %d: acceptor %d accepted %v at ballot %v, where acceptors %s accepted %v: a ballot proposes one command per slot",
+				s, node, cmd, b, nodeSet(v.by), v.cmd)}
+		}
+		vote = v
+	}
+	if vote == nil {
+		rec.votes = append(rec.votes, slotVote[C]{ballot: b, cmd: cmd})
+		vote = &rec.votes[len(rec.votes)-1]
+	}
+	vote.by |= 1 << uint(node)
+	if bits.OnesCount64(vote.by) < c.majority() {
+		return nil
+	}
+	switch {
+	case !rec.chosen:
+		rec.chosen, rec.chosenAt, rec.chosenCmd = true, b, cmd
+	case rec.chosenCmd != cmd:
+		return &Violation{Kind: "chosen-twice", Time: at, Message: fmt.Sprintf(
+			"slot %d: %v is chosen at ballot %v (acceptors %s), but %v was chosen at ballot %v",
+			s, cmd, b, nodeSet(vote.by), rec.chosenCmd, rec.chosenAt)}
+	case b.Less(rec.chosenAt):
+		rec.chosenAt = b
+	}
+	return nil
 }
 
 // Applied checks that node applied cmd in slot s; executed says whether it
@@ -129,6 +254,9 @@ func (c *MultiLog[C]) Applied(node paxos.NodeID, s uint64, cmd C, executed bool,
 	}
 	r.applied = s
 	if v := c.agree(node, s, paxos.Ballot{}, cmd, "applied", at); v != nil {
+		return v
+	}
+	if v := c.isChosen(node, s, cmd, "applied", at); v != nil {
 		return v
 	}
 	client, seq, ok := cmd.Request()

@@ -24,6 +24,9 @@ func (c *MultiLog[C]) Clone() *MultiLog[C] {
 	for i := range d.replicas {
 		d.replicas[i].tokens = slices.Clone(d.replicas[i].tokens)
 	}
+	for i := range d.slots {
+		d.slots[i].votes = slices.Clone(d.slots[i].votes)
+	}
 	for i := range d.executed {
 		d.executed[i] = slices.Clone(d.executed[i])
 	}
@@ -45,11 +48,18 @@ func (c *MultiLog[C]) Fingerprint() uint64 {
 	h := uint64(0x6d756c74696c6f67)
 	for i := range c.slots {
 		r := &c.slots[i]
-		if !r.set && r.token == 0 {
+		if !r.set && r.token == 0 && len(r.votes) == 0 {
 			continue
 		}
 		h = paxos.Mix64(h ^ uint64(i+1)<<32 ^ r.token ^ b2u(r.set)<<63)
 		h = paxos.Mix64(h ^ hashCommand(r.cmd))
+		var votes uint64 // a set: arrival order does not matter
+		for _, v := range r.votes {
+			votes += paxos.Mix64(paxos.Mix64(paxos.Mix64(uint64(v.ballot.Round)<<32^uint64(uint32(v.ballot.Node)))^v.by) ^ hashCommand(v.cmd))
+		}
+		// chosen and chosenAt follow from the votes (the lowest ballot with
+		// a majority), so they need no hashing of their own.
+		h = paxos.Mix64(h + votes)
 	}
 	for i := range c.replicas {
 		r := &c.replicas[i]

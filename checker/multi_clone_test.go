@@ -8,6 +8,8 @@ import (
 
 func TestMultiLogCloneIsIndependent(t *testing.T) {
 	c := NewMultiLog[cmd](3)
+	choose(t, c, 1, b1, putA)
+	require.Nil(t, c.Accepted(0, 2, b2, putB, 1))
 	require.Nil(t, c.Decided(0, 1, b1, putA, 1))
 	require.Nil(t, c.Applied(0, 1, putA, true, 2))
 	require.Nil(t, c.Granted(0, 1, 0, 1, 2))
@@ -17,13 +19,15 @@ func TestMultiLogCloneIsIndependent(t *testing.T) {
 	require.Equal(t, fp, d.Fingerprint())
 	require.Nil(t, d.Applied(1, 1, putA, true, 3))
 	require.Nil(t, d.Granted(1, 1, 0, 1, 3))
+	require.Nil(t, d.Accepted(1, 2, b2, putB, 4))
 	require.Nil(t, d.Decided(2, 2, b2, putB, 4))
 	require.Nil(t, d.Applied(0, 2, putB, true, 5))
 	d.Restarted(0)
 	require.NotEqual(t, fp, d.Fingerprint())
 	require.Equal(t, fp, c.Fingerprint(), "recording into a clone changed the original")
 	require.Equal(t, uint64(1), c.AppliedUpTo(0))
-	require.Equal(t, uint64(1), c.Slots())
+	require.Equal(t, uint64(2), c.Slots())
+	require.NotNil(t, c.Decided(2, 2, b2, putB, 4), "the clone's acceptance of slot 2 leaked into the original")
 
 	// The clone still checks against what it saw before the copy.
 	require.NotNil(t, d.Decided(1, 1, b2, putB, 6))
@@ -31,6 +35,12 @@ func TestMultiLogCloneIsIndependent(t *testing.T) {
 
 func TestMultiLogFingerprintIgnoresReportOrder(t *testing.T) {
 	a, b := NewMultiLog[cmd](2), NewMultiLog[cmd](2)
+	require.Nil(t, a.Accepted(0, 1, b1, putA, 0))
+	require.Nil(t, a.Accepted(1, 1, b2, putA, 0))
+	require.Nil(t, a.Accepted(1, 1, b1, putA, 0))
+	require.Nil(t, b.Accepted(1, 1, b1, putA, 0))
+	require.Nil(t, b.Accepted(1, 1, b2, putA, 0))
+	require.Nil(t, b.Accepted(0, 1, b1, putA, 0))
 	require.Nil(t, a.Decided(0, 1, b1, putA, 1))
 	require.Nil(t, a.Decided(1, 1, b2, putA, 2))
 	require.Nil(t, b.Decided(1, 1, b2, putA, 1))

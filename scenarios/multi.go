@@ -315,13 +315,23 @@ func (r *multiRun) afterStep(id sim.NodeID) {
 	}
 	node := paxos.NodeID(id)
 	at := int64(r.w.Now())
+	// What the acceptor's disk now durably holds comes first: a decision
+	// in this very step may rest on it.
+	for _, rec := range r.w.Disk(id).TakeDurable() {
+		if slot, b, cmd, ok := mp.Acceptance(rec); ok {
+			if v := r.chk.Accepted(node, uint64(slot), b, cmd, at); v != nil && r.found == nil {
+				r.found = v
+				r.w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
+			}
+		}
+	}
 	for _, ev := range srv.TakeEvents() {
 		var v *checker.Violation
 		switch ev.Kind {
 		case mp.EvStart:
 			r.chk.Restarted(node)
 		case mp.EvDecided:
-			first := uint64(ev.Slot) > r.chk.Slots()
+			first := !r.chk.Known(uint64(ev.Slot))
 			v = r.chk.Decided(node, uint64(ev.Slot), ev.Ballot, ev.Cmd, at)
 			if first && r.w.Tracing() {
 				r.w.Note(func() string {

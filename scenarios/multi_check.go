@@ -224,6 +224,14 @@ func (mc *multiCheck) observe(mutable func() *multiMemory, id sim.NodeID) *check
 	}
 	node := paxos.NodeID(id)
 	var found *checker.Violation
+	// The acceptor's disk first: a decision in this step may rest on it.
+	for _, rec := range w.Disk(id).TakeDurable() {
+		if slot, b, cmd, ok := mp.Acceptance(rec); ok {
+			if v := mutable().log.Accepted(node, uint64(slot), b, cmd, 0); v != nil && found == nil {
+				found = v
+			}
+		}
+	}
 	for _, ev := range srv.TakeEvents() {
 		var v *checker.Violation
 		switch ev.Kind {

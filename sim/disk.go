@@ -9,6 +9,8 @@ import "fmt"
 type Disk struct {
 	records []any
 	synced  int
+	// reported counts the durable records TakeDurable has handed out.
+	reported int
 	// shared marks records a snapshot of an untimed world also holds: the
 	// disk copies them before its first change.
 	shared bool
@@ -45,6 +47,20 @@ func (d *Disk) Records() []any {
 	return d.records
 }
 
+// TakeDurable returns the records that became durable since the last call,
+// oldest first, for checkers that judge by what the disk holds rather than
+// by what a node says. It is the kernel's view, not the node's: a node never
+// calls it, so the untimed view allows it at any time. The slice is the
+// disk's own: read it before the node steps again.
+func (d *Disk) TakeDurable() []any {
+	if d.reported > d.synced {
+		d.reported = 0 // rewritten: everything on it is new
+	}
+	out := d.records[d.reported:d.synced]
+	d.reported = d.synced
+	return out
+}
+
 // Unsynced counts records a crash would lose now.
 func (d *Disk) Unsynced() int { return len(d.records) - d.synced }
 
@@ -56,7 +72,7 @@ func (d *Disk) Rewrite(recs []any) {
 		d.records, d.clipped = nil, false
 	}
 	d.records = append(d.records[:0], recs...)
-	d.synced = len(d.records)
+	d.synced, d.reported = len(d.records), 0
 	d.Syncs++
 }
 

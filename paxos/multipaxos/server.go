@@ -113,6 +113,15 @@ type (
 	}
 )
 
+// Acceptance decodes a durable record: ok when rec says an acceptor
+// accepted cmd in slot at ballot b. Checkers read acceptors' disks through
+// it, so that "chosen" is judged by what acceptors hold, not by what any
+// replica reports.
+func Acceptance(rec any) (slot Slot, b paxos.Ballot, cmd Command, ok bool) {
+	r, ok := rec.(acceptRecord)
+	return r.S, r.B, r.C, ok
+}
+
 type role uint8
 
 const (
