@@ -59,6 +59,12 @@ const (
 	NoPersistAccept
 )
 
+// SplitLog is the Multi-Paxos bugs that can get two commands decided in one
+// slot. A replica's own assertions that one slot holds one command are
+// switched off under these alone, so that the checker, not the replica,
+// names what they break; every other bug leaves them on.
+const SplitLog = SkipPhase1 | NoGapFill | EvenQuorum | MinorityQuorum
+
 // BugInfo describes one catalogued bug.
 type BugInfo struct {
 	Name    string

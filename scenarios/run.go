@@ -58,7 +58,9 @@ func guard(w world, res *Result, found **checker.Violation) {
 		msg += " [" + firstFrame(debug.Stack()) + "]"
 	}
 	*found = &checker.Violation{Kind: "assertion", Time: int64(w.Now()), Message: msg}
-	res.Violation = *found
+	// The run's true size, as for any other violation: the shrinker judges
+	// candidates by it, and a count of 0 would let any candidate pass.
+	res.Violation, res.Events, res.Digest = *found, w.Events(), w.Digest()
 }
 
 func firstFrame(stack []byte) string {

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -146,4 +147,43 @@ func TestShrinkRefusesAnUnregisteredScenario(t *testing.T) {
 	require.ErrorContains(t, err, "not registered")
 	_, err = Shrink(nil, 1, 0, nil, ShrinkOptions{MaxRuns: 1})
 	require.Error(t, err)
+}
+
+// A run that dies on a node's own assertion is judged by its true size: a
+// test plants an assertion (a node that learns proposer 1's value panics,
+// as a broken invariant does) in the swarm's shape, shrinks the first seed
+// that trips it, and requires a shrunk trace no longer than the original
+// with the true event count in both.
+func TestShrinkNeverGrowsAnAssertionFailure(t *testing.T) {
+	spec := singleSwarmSpec()
+	spec.plant = func(id sim.NodeID, node *paxos.Single) {
+		if v, ok := node.Decision(); ok && v == proposal(1) {
+			panic(fmt.Sprintf("planted invariant broken at node %d: decided %d", id, v))
+		}
+	}
+	s := &Scenario{Name: "test/planted-assertion", Run: func(src sim.Source, opts Options) Result { return runSingle(spec, src, opts) }}
+	Register(s)
+	t.Cleanup(func() { delete(registry, s.Name) })
+
+	var seed uint64
+	var res Result
+	for seed = 1; seed < 200; seed++ {
+		if res = s.Run(sim.NewPRNG(seed), Options{Trace: true}); res.Violation != nil {
+			break
+		}
+	}
+	require.NotNil(t, res.Violation, "no seed below 200 trips the planted assertion")
+	require.Equal(t, "assertion", res.Violation.Kind)
+	require.NotZero(t, res.Events, "an assertion failure records its true event count")
+	require.NotZero(t, res.Digest)
+	again := s.Run(sim.NewPRNG(seed), Options{})
+	require.Equal(t, res.Events, again.Events)
+	require.Equal(t, res.Digest, again.Digest, "an assertion failure's digest is reproducible")
+
+	out, err := Shrink(s, seed, 0, consumed(res.Trace.Choices()), ShrinkOptions{MaxRuns: 3000, Budget: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, "assertion", out.Result.Violation.Kind)
+	require.LessOrEqual(t, out.After.Events, out.Before.Events, "the shrink grew the trace")
+	require.LessOrEqual(t, out.Result.Events, res.Events)
+	t.Logf("seed %d: %d events shrunk to %d", seed, out.Before.Events, out.After.Events)
 }

@@ -23,12 +23,31 @@ type singleSpec struct {
 	// base per run: fast retries on a slow network make proposers duel far
 	// more than the defaults do.
 	timing bool
+	// plant, when set, runs after every node step the way a node's own
+	// assertions do (a panic stops the run): tests plant failures with it.
+	plant func(id sim.NodeID, node *paxos.Single)
 }
 
 var defaultLatency = sim.Latency{Min: 1 * sim.Millisecond, Max: 5 * sim.Millisecond}
 
+// singleMsgFaults bound the message faults' rates and delays in
+// single-decree scenarios.
+var singleMsgFaults = faults.Limits{MaxDrop: 200_000, MaxDup: 300_000, TailMax: 60 * sim.Millisecond}
+
+// singleSwarmSpec is single/swarm's shape: every fault family, chosen per seed.
+func singleSwarmSpec() singleSpec {
+	swarm := singleMsgFaults
+	swarm.Families, swarm.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate|faults.Delay, true
+	swarm.MaxCrashes, swarm.DownMax = 4, 60*sim.Millisecond
+	swarm.MaxParts, swarm.PartMax = 3, 80*sim.Millisecond
+	return singleSpec{
+		minNodes: 3, maxNodes: 7, minProps: 1,
+		faults: swarm, window: 150 * sim.Millisecond, liveness: 3 * sim.Second, latency: defaultLatency,
+		timing: true,
+	}
+}
+
 func init() {
-	msgFaults := faults.Limits{MaxDrop: 200_000, MaxDup: 300_000, TailMax: 60 * sim.Millisecond}
 	register := func(name, summary string, spec singleSpec) {
 		Register(&Scenario{Name: name, Summary: summary, Run: func(src sim.Source, opts Options) Result {
 			return runSingle(spec, src, opts)
@@ -53,15 +72,7 @@ func init() {
 		faults: faults.Limits{Families: faults.Partition, MaxParts: 3, PartMax: 80 * sim.Millisecond},
 		window: 150 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
 	})
-	swarm := msgFaults
-	swarm.Families, swarm.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate|faults.Delay, true
-	swarm.MaxCrashes, swarm.DownMax = 4, 60*sim.Millisecond
-	swarm.MaxParts, swarm.PartMax = 3, 80*sim.Millisecond
-	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSpec{
-		minNodes: 3, maxNodes: 7, minProps: 1,
-		faults: swarm, window: 150 * sim.Millisecond, liveness: 3 * sim.Second, latency: defaultLatency,
-		timing: true,
-	})
+	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSwarmSpec())
 
 	RegisterHunt(BugHunt{Bug: "no-persist", Scenario: "single/crash", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "ignore-accepted", Scenario: "single/dueling", Seeds: 20_000})
@@ -135,6 +146,9 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 		}
 		if ok && w.Tracing() {
 			w.Note(func() string { return "n" + strconv.Itoa(int(id)) + " decided " + strconv.FormatInt(int64(dec), 10) })
+		}
+		if spec.plant != nil {
+			spec.plant(id, node)
 		}
 	}
 

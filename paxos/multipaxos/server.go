@@ -631,10 +631,10 @@ func (s *Server) onAccept(from paxos.NodeID, m Msg) {
 	if m.Ballot.Less(e.accBallot) {
 		s.fail(m.Slot, "accepting at %v after accepting at %v", m.Ballot, e.accBallot)
 	}
-	if e.decided && e.cmd != m.Cmd && s.cfg.Bugs == 0 {
+	if e.decided && e.cmd != m.Cmd && !s.cfg.Bugs.Has(paxos.SplitLog) {
 		s.fail(m.Slot, "leader %v proposes %v, but %v is decided", m.Ballot, m.Cmd, e.cmd)
 	}
-	if e.accBallot == m.Ballot && !e.decided && e.cmd != m.Cmd && s.cfg.Bugs == 0 {
+	if e.accBallot == m.Ballot && !e.decided && e.cmd != m.Cmd && !s.cfg.Bugs.Has(paxos.SplitLog) {
 		s.fail(m.Slot, "ballot %v proposes %v after %v", m.Ballot, m.Cmd, e.cmd)
 	}
 	// A retransmission or a duplicate of an acceptance already on disk
@@ -689,7 +689,7 @@ func (s *Server) learn(slot Slot, cmd Command, b paxos.Ballot) {
 		if e.cmd != cmd {
 			// Only a deliberate bug can decide two commands in one slot;
 			// report it so the checker names the disagreement.
-			if s.cfg.Bugs == 0 {
+			if !s.cfg.Bugs.Has(paxos.SplitLog) {
 				s.fail(slot, "decided %v, now told %v at %v", e.cmd, cmd, b)
 			}
 			e.cmd = cmd
@@ -951,7 +951,7 @@ func (s *Server) propose(slot Slot, cmd Command) {
 		s.fail(slot, "proposing %v after %v in one ballot", cmd, e.cmd)
 	case s.ballot.Less(e.accBallot):
 		s.fail(slot, "proposing below an acceptance at %v", e.accBallot)
-	case e.decided && e.cmd != cmd && s.cfg.Bugs == 0:
+	case e.decided && e.cmd != cmd && !s.cfg.Bugs.Has(paxos.SplitLog):
 		s.fail(slot, "proposing %v, but %v is decided", cmd, e.cmd)
 	}
 	e.accBallot, e.acks, e.sentAt = s.ballot, 1<<uint(s.id), s.env.Now()
