@@ -17,6 +17,7 @@ type world interface {
 	Events() uint64
 	Digest() uint64
 	Note(func() string)
+	FairRandomness()
 }
 
 // phases drives a world through the safety phase (faults on, until heal) and
@@ -26,8 +27,13 @@ type world interface {
 func phases(w world, found **checker.Violation, heal sim.Time, bound sim.Duration, done func() bool, stuck func() string) {
 	deadline := heal + sim.Time(bound)
 	for *found == nil {
-		if w.Now() >= heal && done() {
-			return
+		if w.Now() >= heal {
+			// Liveness is judged under random draws, not the adversary's
+			// (docs/architecture.md, "Liveness").
+			w.FairRandomness()
+			if done() {
+				return
+			}
 		}
 		next, ok := w.NextTime()
 		if !ok || next > deadline {

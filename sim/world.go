@@ -115,6 +115,8 @@ type World[M Message] struct {
 	stepping NodeID // node currently stepping, or -1
 
 	un *untimed[M] // the untimed view, when on (untimed.go)
+
+	fair *PRNG // nodes' random draws, once FairRandomness is on
 }
 
 // NewWorld builds a world of n nodes. Nodes are not started until Boot.
@@ -476,7 +478,28 @@ func (e *Env[M]) Rand(n uint64) uint64 {
 	if e.w.un != nil {
 		return 0
 	}
+	if e.w.fair != nil {
+		return e.w.fair.Choose(n)
+	}
 	return e.w.src.Choose(n)
+}
+
+// FairRandomness makes every random draw a node makes from now on (backoffs,
+// election timeouts) come from a generator the run's source does not
+// control, seeded by the run's digest so far: a function of the run, so a
+// replay draws the same. A randomized protocol is live with probability 1
+// under random draws, not under draws an adversary picks (a fuzzer's bytes,
+// a shrinker's zeros), so scenarios call it before judging liveness. The
+// schedule (delays, faults) still comes from the source.
+func (w *World[M]) FairRandomness() {
+	if w.fair != nil {
+		return
+	}
+	w.fair = NewPRNG(w.digest ^ 0xfa1afa1afa1afa1a)
+	w.fold(0xfa1a)
+	if w.trace != nil {
+		w.trace.line(w.now, "fair randomness from here: nodes draw from the run's digest, not the choices")
+	}
 }
 
 // Disk is this node's disk.
