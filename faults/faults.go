@@ -34,15 +34,19 @@ const (
 	Duplicate
 	Delay
 	ClockSkew
+	// Lasting: at the heal, up to a minority of the nodes stay crashed or
+	// cut off for good, so liveness is asked of what Paxos promises (a
+	// live, connected majority), not of a fully healed cluster.
+	Lasting
 )
 
 // AllFamilies is every fault family.
-const AllFamilies = Crash | Partition | Loss | Duplicate | Delay | ClockSkew
+const AllFamilies = Crash | Partition | Loss | Duplicate | Delay | ClockSkew | Lasting
 
 var familyNames = []struct {
 	f    Family
 	name string
-}{{Crash, "crash"}, {Partition, "partition"}, {Loss, "loss"}, {Duplicate, "dup"}, {Delay, "delay"}, {ClockSkew, "skew"}}
+}{{Crash, "crash"}, {Partition, "partition"}, {Loss, "loss"}, {Duplicate, "dup"}, {Delay, "delay"}, {ClockSkew, "skew"}, {Lasting, "lasting"}}
 
 func (f Family) String() string {
 	var names []string
@@ -86,6 +90,9 @@ type Plan struct {
 	TailMax           sim.Duration
 	SkewMax           sim.Duration // largest clock offset
 	DriftMaxPPM       int32        // largest clock drift
+	// Spare are nodes (bit i: node i) a lasting fault never takes: the
+	// scenario keeps what liveness needs besides a majority (a proposer).
+	Spare uint64
 }
 
 // Limits bound what Draw may choose: which families are allowed and the
@@ -171,8 +178,12 @@ func (p Plan) String() string {
 // Schedule draws the concrete faults of a plan and schedules them into the
 // window [start, heal) over the given nodes, then a heal at heal: every node
 // up, the network whole, message faults off. Clock skew stays: clocks do not
-// heal, but it stays within the plan's bound.
-func Schedule(t Target, src sim.Source, p Plan, nodes []sim.NodeID, start, heal sim.Time) {
+// heal, but it stays within the plan's bound. With Lasting on, a drawn
+// minority of nodes (at least one, when there are three or more) does not
+// heal: it stays crashed, or up but cut off from everyone else, for good.
+// Schedule returns that set (bit i: node i), for the liveness check to leave
+// out.
+func Schedule(t Target, src sim.Source, p Plan, nodes []sim.NodeID, start, heal sim.Time) (lost uint64) {
 	if heal < start {
 		panic(fmt.Sprintf("faults: heal at %d before window start %d", heal, start))
 	}
@@ -216,13 +227,54 @@ func Schedule(t Target, src sim.Source, p Plan, nodes []sim.NodeID, start, heal 
 		t.At(end, "partition heals", func() { net.Heal() })
 		at = end
 	}
-	t.At(heal, "heal", func() {
+	crashLost := false
+	if p.Families&Lasting != 0 && len(nodes) >= 3 {
+		k := int(sim.Between(src, 1, uint64((len(nodes)-1)/2)))
+		for _, id := range shuffled(src, nodes) {
+			if k > 0 && p.Spare&(1<<uint(id)) == 0 {
+				lost |= 1 << uint(id)
+				k--
+			}
+		}
+		crashLost = sim.Chance(src, sim.RateScale/2)
+	}
+	label := "heal"
+	if lost != 0 {
+		how := "cut off"
+		if crashLost {
+			how = "down"
+		}
+		label = fmt.Sprintf("heal, but %s stay %s for good", nodeList(lost), how)
+	}
+	t.At(heal, label, func() {
 		net.Heal()
 		net.DropRate, net.DupRate, net.Latency.TailRate = 0, 0, 0
 		for i := 0; i < t.N(); i++ {
-			t.Restart(sim.NodeID(i))
+			id := sim.NodeID(i)
+			if crashLost && lost&(1<<uint(i)) != 0 {
+				if t.Up(id) {
+					t.Crash(id)
+				}
+				continue
+			}
+			t.Restart(id)
+		}
+		if !crashLost {
+			net.SetApart(lost)
 		}
 	})
+	return lost
+}
+
+func nodeList(set uint64) string {
+	var names []string
+	for i := 0; set != 0; i++ {
+		if set&1 != 0 {
+			names = append(names, fmt.Sprintf("n%d", i))
+		}
+		set >>= 1
+	}
+	return strings.Join(names, ",")
 }
 
 // Links is a set of one-way cut links.

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"math/bits"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,7 +64,7 @@ func TestScheduleEndsWithEveryNodeUpAndTheNetworkWhole(t *testing.T) {
 	for seed := uint64(0); seed < 200; seed++ {
 		src := sim.NewPRNG(seed)
 		w := sim.NewWorld(5, src, func(env *sim.Env[nop]) sim.Node[nop] { return idle{} })
-		p := Draw(src, Limits{Families: AllFamilies, MaxCrashes: 4, MaxParts: 3, MaxDrop: 100_000, MaxDup: 100_000,
+		p := Draw(src, Limits{Families: AllFamilies &^ Lasting, MaxCrashes: 4, MaxParts: 3, MaxDrop: 100_000, MaxDup: 100_000,
 			DownMax: 50 * sim.Millisecond, PartMax: 50 * sim.Millisecond, TailMax: 20 * sim.Millisecond, SkewMax: 1000, DriftMaxPPM: 100})
 		w.Boot()
 		Schedule(w, src, p, nodes(5), 0, sim.Time(100*sim.Millisecond))
@@ -76,6 +77,48 @@ func TestScheduleEndsWithEveryNodeUpAndTheNetworkWhole(t *testing.T) {
 		require.Zero(t, w.Net.DropRate)
 		require.Zero(t, w.Net.DupRate)
 	}
+}
+
+// With Lasting on, a minority stays away after the heal: crashed, or up and
+// cut off from the others (but not from each other); every other node is
+// up, every other link whole, and the spared node is never taken.
+func TestLastingFaultsKeepAMinorityAway(t *testing.T) {
+	crashed, apart := 0, 0
+	for seed := uint64(0); seed < 300; seed++ {
+		src := sim.NewPRNG(seed)
+		n := 3 + int(seed%5)
+		w := sim.NewWorld(n, src, func(env *sim.Env[nop]) sim.Node[nop] { return idle{} })
+		p := Draw(src, Limits{Families: Crash | Partition | Lasting, MaxCrashes: 3, MaxParts: 2,
+			DownMax: 50 * sim.Millisecond, PartMax: 50 * sim.Millisecond})
+		p.Spare = 1 << (seed % uint64(n))
+		w.Boot()
+		lost := Schedule(w, src, p, nodes(n), 0, sim.Time(100*sim.Millisecond))
+		for w.Step() {
+		}
+		k := bits.OnesCount64(lost)
+		require.True(t, k >= 1 && k <= (n-1)/2, "seed %d: %d of %d nodes lost", seed, k, n)
+		require.Zero(t, lost&p.Spare, "seed %d: the spared node was taken", seed)
+		isolated := w.Net.Apart() != 0
+		if isolated {
+			apart++
+			require.Equal(t, lost, w.Net.Apart())
+		} else {
+			crashed++
+		}
+		for i := 0; i < n; i++ {
+			id := sim.NodeID(i)
+			away := lost&(1<<uint(i)) != 0
+			require.Equal(t, !away || isolated, w.Up(id), "seed %d: node %d", seed, i)
+			for j := 0; j < n; j++ {
+				both := away == (lost&(1<<uint(j)) != 0)
+				require.Equal(t, both || !isolated, w.Net.Connected(id, sim.NodeID(j)), "seed %d: %d->%d", seed, i, j)
+			}
+		}
+		w.Net.Heal()
+		require.Equal(t, isolated, w.Net.Apart() != 0, "Heal must not end a lasting cut")
+	}
+	require.NotZero(t, crashed)
+	require.NotZero(t, apart)
 }
 
 type nop struct{}

@@ -129,6 +129,14 @@ func init() {
 		s.clockSteps = 6
 		s.leaderCuts, s.leaderCutMax = 6, 1500*sim.Millisecond
 	})
+	register("multi/minority", "3-7 replicas, KV and lock clients: crashes, partitions, loss, and a minority stays down or cut off for good; clients must still finish", func(s *multiSpec) {
+		s.maxNodes, s.locks = 7, 2
+		s.faults = msgFaults
+		s.faults.Families = faults.Crash | faults.Partition | faults.Loss | faults.Lasting
+		s.faults.MaxCrashes, s.faults.DownMax = 3, 300*sim.Millisecond
+		s.faults.MaxParts, s.faults.PartMax = 2, 400*sim.Millisecond
+		s.faults.MaxDrop = 50_000
+	})
 	swarm := msgFaults
 	swarm.Families, swarm.Swarm = faults.AllFamilies, true
 	swarm.MaxCrashes, swarm.DownMax = 4, 300*sim.Millisecond
@@ -156,6 +164,7 @@ type multiRun struct {
 	clients  int
 	chk      *checker.MultiLog[mp.Command]
 	found    *checker.Violation
+	lost     uint64 // replicas a lasting fault keeps away after the heal
 
 	clientsDone  int    // clients whose every operation returned
 	doneSeen     []bool // by client
@@ -256,7 +265,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	nodes := nodeIDs(n)
 	heal := sim.Time(spec.window)
 	w.Note(func() string { return "plan " + res.Params })
-	faults.Schedule(w, src, plan, nodes, 0, heal)
+	r.lost = faults.Schedule(w, src, plan, nodes, 0, heal)
 	if plan.Families&faults.ClockSkew != 0 {
 		faults.ClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, heal)
 	}
@@ -385,18 +394,25 @@ func (r *multiRun) done() bool {
 	top := mp.Slot(0)
 	for i := 0; i < r.replicas; i++ {
 		s := r.server(i)
+		if r.away(i) {
+			continue
+		}
 		if s == nil {
 			return false
 		}
 		top = max(top, s.Commit())
 	}
 	for i := 0; i < r.replicas; i++ {
-		if r.server(i).Applied() < top {
+		if !r.away(i) && r.server(i).Applied() < top {
 			return false
 		}
 	}
 	return true
 }
+
+// away reports whether a lasting fault keeps replica i from the majority:
+// liveness is not asked of it.
+func (r *multiRun) away(i int) bool { return r.lost&(1<<uint(i)) != 0 }
 
 // stuck says what the liveness phase still waited for.
 func (r *multiRun) stuck() string {
@@ -409,7 +425,7 @@ func (r *multiRun) stuck() string {
 	}
 	top := mp.Slot(0)
 	for i := 0; i < r.replicas; i++ {
-		if s := r.server(i); s != nil {
+		if s := r.server(i); s != nil && !r.away(i) {
 			top = max(top, s.Commit())
 		}
 	}
@@ -417,6 +433,7 @@ func (r *multiRun) stuck() string {
 	for i := 0; i < r.replicas; i++ {
 		s := r.server(i)
 		switch {
+		case r.away(i):
 		case s == nil:
 			lag = append(lag, fmt.Sprintf("n%d down", i))
 		case s.Applied() < top:
@@ -425,6 +442,9 @@ func (r *multiRun) stuck() string {
 	}
 	if len(lag) > 0 {
 		parts = append(parts, "replicas behind: "+strings.Join(lag, ", "))
+	}
+	if r.lost != 0 {
+		parts = append(parts, fmt.Sprintf("replicas %v away for good", lostNodes(r.lost)))
 	}
 	if len(parts) == 0 {
 		return "the run did not finish"

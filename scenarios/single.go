@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/synod-sim/synod/checker"
@@ -37,7 +38,7 @@ var singleMsgFaults = faults.Limits{MaxDrop: 200_000, MaxDup: 300_000, TailMax: 
 // singleSwarmSpec is single/swarm's shape: every fault family, chosen per seed.
 func singleSwarmSpec() singleSpec {
 	swarm := singleMsgFaults
-	swarm.Families, swarm.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate|faults.Delay, true
+	swarm.Families, swarm.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate|faults.Delay|faults.Lasting, true
 	swarm.MaxCrashes, swarm.DownMax = 4, 60*sim.Millisecond
 	swarm.MaxParts, swarm.PartMax = 3, 80*sim.Millisecond
 	return singleSpec{
@@ -73,6 +74,10 @@ func init() {
 		window: 150 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
 	})
 	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSwarmSpec())
+	minority := singleSwarmSpec()
+	minority.minProps, minority.faults.Swarm = 2, false
+	minority.faults.Families = faults.Crash | faults.Partition | faults.Loss | faults.Lasting
+	register("single/minority", "3-7 nodes, 2+ proposers: crashes, partitions, loss, and a minority stays down or cut off for good; the rest must decide", minority)
 
 	RegisterHunt(BugHunt{Bug: "no-persist", Scenario: "single/crash", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "ignore-accepted", Scenario: "single/dueling", Seeds: 20_000})
@@ -119,6 +124,11 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	}
 	props := int(sim.Between(src, uint64(spec.minProps), uint64(maxProps)))
 	plan := faults.Draw(src, spec.faults)
+	if plan.Families&faults.Lasting != 0 {
+		// One proposer stays: Paxos decides with a live proposer and a
+		// live majority, not without a proposer.
+		plan.Spare = 1 << src.Choose(uint64(props))
+	}
 	latency, retry := spec.latency, paxos.Duration(0)
 	if spec.timing && sim.Chance(src, sim.RateScale/2) {
 		latency.Max = latency.Min + sim.Duration(sim.Between(src, 0, uint64(20*sim.Millisecond)))
@@ -155,11 +165,30 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	nodes := nodeIDs(n)
 	heal := sim.Time(spec.window)
 	w.Note(func() string { return "plan " + res.Params })
-	faults.Schedule(w, src, plan, nodes, 0, heal)
+	lost := faults.Schedule(w, src, plan, nodes, 0, heal)
 	w.Boot()
-	phases(w, &found, heal, spec.liveness, chk.AllDecided, func() string {
-		return fmt.Sprintf("nodes %v did not decide", chk.Undecided())
+	// Every node decides, but those a lasting fault keeps away: a live,
+	// connected majority is all Paxos asks for.
+	live := func(id paxos.NodeID) bool { return lost&(1<<uint(id)) == 0 }
+	phases(w, &found, heal, spec.liveness, func() bool { return !slices.ContainsFunc(chk.Undecided(), live) }, func() string {
+		what := fmt.Sprintf("nodes %v did not decide", slices.DeleteFunc(chk.Undecided(), func(id paxos.NodeID) bool { return !live(id) }))
+		if lost != 0 {
+			what += fmt.Sprintf(" (with nodes %v away for good)", lostNodes(lost))
+		}
+		return what
 	})
 	res.Events, res.Digest, res.Violation = w.Events(), w.Digest(), found
 	return res
+}
+
+// lostNodes lists the nodes of a set (bit i: node i).
+func lostNodes(set uint64) []int {
+	var out []int
+	for i := 0; set != 0; i++ {
+		if set&1 != 0 {
+			out = append(out, i)
+		}
+		set >>= 1
+	}
+	return out
 }

@@ -22,6 +22,10 @@ type Network struct {
 	n    int
 	cut  []bool // cut[from*n+to]: from cannot reach to
 	cuts int
+	// apart is a set of nodes cut off from the others for good (bit i:
+	// node i): Heal leaves it, so a fault plan's lasting minority stays
+	// away whatever heals later.
+	apart uint64
 }
 
 func (net *Network) init(n int) {
@@ -43,11 +47,22 @@ func (net *Network) latency(s Source) Duration {
 
 // Connected reports whether messages from one node reach another.
 func (net *Network) Connected(from, to NodeID) bool {
+	if net.apart != 0 && (net.apart>>uint(from))&1 != (net.apart>>uint(to))&1 {
+		return false
+	}
 	if net.cuts == 0 {
 		return true
 	}
 	return !net.cut[int(from)*net.n+int(to)]
 }
+
+// SetApart cuts the given nodes (bit i: node i) off from all the others in
+// both directions, for good: Heal does not restore those links. Nodes in the
+// set still reach each other.
+func (net *Network) SetApart(set uint64) { net.apart = set }
+
+// Apart is the set of nodes cut off for good.
+func (net *Network) Apart() uint64 { return net.apart }
 
 // SetLink cuts (ok false) or restores (ok true) the one-way link from -> to.
 func (net *Network) SetLink(from, to NodeID, ok bool) {
@@ -66,14 +81,14 @@ func (net *Network) SetLink(from, to NodeID, ok bool) {
 	}
 }
 
-// Heal restores every link.
+// Heal restores every link, except those SetApart cut for good.
 func (net *Network) Heal() {
 	clear(net.cut)
 	net.cuts = 0
 }
 
 // Whole reports whether no link is cut.
-func (net *Network) Whole() bool { return net.cuts == 0 }
+func (net *Network) Whole() bool { return net.cuts == 0 && net.apart == 0 }
 
 // Nodes is the number of nodes the network connects.
 func (net *Network) Nodes() int { return net.n }
