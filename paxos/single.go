@@ -441,6 +441,14 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
+// String methods name the records in traces' sync lines.
+func (r promiseRecord) String() string { return "promise b=" + r.B.String() }
+func (r acceptRecord) String() string {
+	return "accept b=" + r.B.String() + " v=" + strconv.FormatInt(int64(r.V), 10)
+}
+func (r roundRecord) String() string    { return "round " + strconv.FormatUint(uint64(r.R), 10) }
+func (r decisionRecord) String() string { return "decision " + strconv.FormatInt(int64(r.V), 10) }
+
 // Hash methods let the exhaustive search fingerprint a disk.
 func (r promiseRecord) Hash() uint64  { return Mix64(0x01 ^ r.B.hash()) }
 func (r acceptRecord) Hash() uint64   { return Mix64(Mix64(0x02^r.B.hash()) ^ uint64(r.V)) }

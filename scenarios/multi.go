@@ -348,6 +348,11 @@ func (r *multiRun) afterStep(id sim.NodeID) {
 				})
 			}
 		case mp.EvApplied:
+			if r.w.Tracing() {
+				r.w.Note(func() string {
+					return fmt.Sprintf("n%d applies slot %d: %v, %v %v", id, ev.Slot, ev.Cmd, ev.Outcome, ev.Result)
+				})
+			}
 			v = r.chk.Applied(node, uint64(ev.Slot), ev.Cmd, ev.Outcome == mp.Executed, at)
 			if v == nil && ev.Cmd.Op == mp.OpAcquire && ev.Outcome == mp.Executed && ev.Result.OK {
 				v = r.chk.Granted(node, uint64(ev.Slot), int(ev.Cmd.Key), ev.Result.Token, at)

@@ -9,8 +9,9 @@ import "fmt"
 type Disk struct {
 	records []any
 	synced  int
-	// reported counts the durable records TakeDurable has handed out.
-	reported int
+	// reported counts the durable records TakeDurable has handed out;
+	// traced, those a trace's sync lines have shown.
+	reported, traced int
 	// shared marks records a snapshot of an untimed world also holds: the
 	// disk copies them before its first change.
 	shared bool
@@ -61,6 +62,17 @@ func (d *Disk) TakeDurable() []any {
 	return out
 }
 
+// newlyTraced returns the records that became durable since the trace
+// last showed the disk.
+func (d *Disk) newlyTraced() []any {
+	if d.traced > d.synced {
+		d.traced = 0
+	}
+	out := d.records[d.traced:d.synced]
+	d.traced = d.synced
+	return out
+}
+
 // Unsynced counts records a crash would lose now.
 func (d *Disk) Unsynced() int { return len(d.records) - d.synced }
 
@@ -72,7 +84,7 @@ func (d *Disk) Rewrite(recs []any) {
 		d.records, d.clipped = nil, false
 	}
 	d.records = append(d.records[:0], recs...)
-	d.synced, d.reported = len(d.records), 0
+	d.synced, d.reported, d.traced = len(d.records), 0, 0
 	d.Syncs++
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // NodeID names a node: 0..n-1 inside one world.
@@ -187,9 +188,35 @@ func (w *World[M]) start(id NodeID) {
 
 func (w *World[M]) stepped(id NodeID) {
 	w.stepping = -1
+	if w.trace != nil {
+		w.traceSyncs(id)
+	}
 	if w.AfterStep != nil {
 		w.AfterStep(id)
 	}
+}
+
+// traceSyncs writes a sync line for the records node id's step made
+// durable: what a crash can no longer take back.
+func (w *World[M]) traceSyncs(id NodeID) {
+	recs := w.nodes[id].disk.newlyTraced()
+	if len(recs) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("sync n" + strconv.Itoa(int(id)))
+	for i, r := range recs {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteByte(' ')
+		if s, ok := r.(fmt.Stringer); ok {
+			b.WriteString(s.String())
+		} else {
+			fmt.Fprintf(&b, "%+v", r)
+		}
+	}
+	w.trace.line(w.now, b.String())
 }
 
 // Network is the simulated network, for fault plans that hold the world

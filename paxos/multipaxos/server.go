@@ -3,6 +3,7 @@ package multipaxos
 import (
 	"fmt"
 	"math/bits"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/synod-sim/synod/paxos"
@@ -112,6 +113,16 @@ type (
 		C Command
 	}
 )
+
+// String methods name the records in traces' sync lines.
+func (r promiseRecord) String() string { return "promise b=" + r.B.String() }
+func (r roundRecord) String() string   { return "round " + strconv.FormatUint(uint64(r.R), 10) }
+func (r acceptRecord) String() string {
+	return "accept s=" + strconv.FormatUint(uint64(r.S), 10) + " b=" + r.B.String() + " " + r.C.String()
+}
+func (r decideRecord) String() string {
+	return "decide s=" + strconv.FormatUint(uint64(r.S), 10) + " " + r.C.String()
+}
 
 // Acceptance decodes a durable record: ok when rec says an acceptor
 // accepted cmd in slot at ballot b. Checkers read acceptors' disks through

@@ -2,6 +2,7 @@ package multipaxos
 
 import (
 	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/synod-sim/synod/paxos"
@@ -22,6 +23,15 @@ const (
 	// Skipped: the no-op.
 	Skipped
 )
+
+var outcomeNames = [...]string{"?", "executed", "duplicate", "stale", "skipped"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
 
 // session is the replicated exactly-once record of one client: the last
 // command it executed and its result. A client has one command outstanding at
