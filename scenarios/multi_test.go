@@ -31,7 +31,7 @@ func TestMultiScenariosAreDeterministic(t *testing.T) {
 			multis = append(multis, s)
 		}
 	}
-	require.Len(t, multis, 8)
+	require.Len(t, multis, 9)
 	for _, s := range multis {
 		for seed := uint64(1); seed <= 5; seed++ {
 			a := s.Run(sim.NewPRNG(seed), Options{Bugs: paxos.StaleLeaderRead})
