@@ -57,6 +57,19 @@ const (
 	StalePromise
 	// NoPersistAccept: an acceptor syncs promises but not acceptances.
 	NoPersistAccept
+	// NackQuorum: a proposer abandons a ballot only when a quorum of
+	// acceptors refused it, and its retry timer only sends the same ballot
+	// again: with a minority down, promises and refusals can split so that
+	// neither reaches a quorum, and the proposer waits forever. The stall
+	// reported against cocagne/multi-paxos-example (issue 4), whose
+	// proposer retried only on a quorum of nacks.
+	NackQuorum
+	// NoRetransmit: a Multi-Paxos leader sends each Accept once and sends
+	// it again only along with a new proposal, so a lost Accept stalls its
+	// slot until a client happens to propose something: etcd raft's leader
+	// did not resend MsgApp unless it received a new proposal
+	// (etcd-io/etcd#13951).
+	NoRetransmit
 )
 
 // SplitLog is the Multi-Paxos bugs that can get two commands decided in one
@@ -89,6 +102,8 @@ var Catalogue = []BugInfo{
 	{"lowest-accepted", LowestAccepted, "proposer adopts the first accepted value reported, not the highest-ballot one"},
 	{"stale-promise", StalePromise, "proposer counts promises for its earlier ballots toward the current one"},
 	{"no-persist-accept", NoPersistAccept, "acceptor syncs its promises but not its accepted values"},
+	{"nack-quorum", NackQuorum, "liveness: a proposer gives up a ballot only on a quorum of nacks, so a split with a minority down stalls it (cocagne/multi-paxos-example#4)"},
+	{"no-retransmit", NoRetransmit, "liveness: a leader resends a lost Accept only with a new proposal (etcd-io/etcd#13951)"},
 }
 
 // ParseBugs turns a comma-separated list of bug names into a set. The empty

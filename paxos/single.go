@@ -120,6 +120,7 @@ type Single struct {
 	ballot   Ballot // current attempt
 	phase    uint8  // 0 idle, 1 preparing, 2 accepting
 	promises uint64
+	nacks    uint64 // bug nack-quorum: acceptors that refused the ballot
 	highAcc  Ballot
 	highVal  Value
 	attempts int
@@ -185,7 +186,11 @@ func (s *Single) Start() {
 func (s *Single) Timeout(t TimerID) {
 	switch t {
 	case TimerPropose:
-		if !s.decided {
+		switch {
+		case s.decided:
+		case s.phase != 0 && s.cfg.Bugs.Has(NackQuorum):
+			s.resend()
+		default:
 			s.propose()
 		}
 	case TimerLearn:
@@ -211,7 +216,7 @@ func (s *Single) Receive(from NodeID, m Msg) {
 	case MsgPromise:
 		s.onPromise(from, m)
 	case MsgNack:
-		s.onNack(m)
+		s.onNack(from, m)
 	case MsgAccepted:
 		s.onAccepted(from, m)
 	case MsgQuery:
@@ -260,12 +265,29 @@ func (s *Single) propose() {
 		s.ballot.Node = 0
 	}
 	invariant(s.cfg.Bugs.Has(DupBallot) || s.ballot.Node == s.id, s.id, "ballot %v not owned by its proposer", s.ballot)
-	s.phase, s.promises, s.highAcc, s.highVal = 1, 0, Ballot{}, 0
+	s.phase, s.promises, s.nacks, s.highAcc, s.highVal = 1, 0, 0, Ballot{}, 0
 	s.attempts++
 	// Exponential randomized backoff, capped, so dueling proposers settle.
+	s.armRetry()
+	s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot})
+}
+
+// armRetry arms the retry timer with exponential randomized backoff,
+// capped, so dueling proposers settle.
+func (s *Single) armRetry() {
 	span := s.cfg.RetryBase << min(s.attempts, 5)
 	s.env.SetTimer(TimerPropose, between(s.env, 2*s.cfg.RetryBase, 2*s.cfg.RetryBase+span))
-	s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot})
+}
+
+// resend is bug nack-quorum's retry: the outstanding ballot's messages
+// again, never a higher ballot.
+func (s *Single) resend() {
+	s.armRetry()
+	if s.phase == 1 {
+		s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot})
+	}
+	// In phase 2 the Accepts went out once; the example resent nothing
+	// more, and a lost Accept is as good as a nack that never comes.
 }
 
 func (s *Single) onPromise(from NodeID, m Msg) {
@@ -294,13 +316,19 @@ func (s *Single) onPromise(from NodeID, m Msg) {
 	s.broadcast(Msg{Type: MsgAccept, Ballot: s.ballot, Value: v})
 }
 
-func (s *Single) onNack(m Msg) {
+func (s *Single) onNack(from NodeID, m Msg) {
 	if m.Ballot != s.ballot || s.phase == 0 {
 		return
 	}
 	invariant(s.ballot.Less(m.AccBallot) || s.ballot == m.AccBallot, s.id,
 		"nack for ballot %v reports lower promise %v", m.Ballot, m.AccBallot)
 	s.round = max(s.round, m.AccBallot.Round)
+	if s.cfg.Bugs.Has(NackQuorum) {
+		s.nacks |= 1 << uint(from)
+		if count(s.nacks) < s.quor {
+			return // wait for a quorum of refusals
+		}
+	}
 	s.phase = 0 // abandon; the retry timer starts a higher ballot
 }
 
@@ -416,7 +444,7 @@ func (s *Single) Fingerprint() uint64 {
 	h = Mix64(h ^ uint64(s.acceptedVal))
 	h = Mix64(h ^ uint64(s.round)<<32 ^ uint64(s.phase)<<8 ^ uint64(s.attempts)<<16 ^ b2u(s.dirty) ^ b2u(s.decided)<<1)
 	h = Mix64(h ^ s.ballot.hash())
-	h = Mix64(h ^ s.promises)
+	h = Mix64(h ^ s.promises ^ s.nacks<<32 ^ s.nacks>>32)
 	h = Mix64(h ^ s.highAcc.hash())
 	h = Mix64(h ^ uint64(s.highVal))
 	h = Mix64(h ^ uint64(s.decision))

@@ -154,6 +154,7 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "no-dedup", Scenario: "multi/kv", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "even-quorum", Scenario: "multi/kv-partition", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "lease-ignores-skew", Scenario: "multi/lease", Seeds: 50_000})
+	RegisterHunt(BugHunt{Bug: "no-retransmit", Scenario: "multi/kv", Seeds: 50_000})
 }
 
 // multiRun is one run of a Multi-Paxos scenario in progress.
@@ -271,7 +272,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	}
 	r.scheduleLeaderCuts(src, heal)
 	w.Boot()
-	phases(w, &r.found, heal, spec.liveness, r.done, r.stuck)
+	res.Stall = phases(w, &r.found, liveness{heal: heal, bound: spec.liveness, done: r.done, progress: r.progress, stuck: r.stuck})
 	res.Events, res.Digest = w.Events(), w.Digest()
 	if r.found == nil && r.linChecked {
 		r.linearizable() // after the digest: its wall-clock budget must not reach the run
@@ -413,6 +414,18 @@ func (r *multiRun) done() bool {
 		}
 	}
 	return true
+}
+
+// progress counts the work done: slots applied by the replicas, and
+// clients finished.
+func (r *multiRun) progress() uint64 {
+	p := uint64(r.clientsDone)
+	for i := 0; i < r.replicas; i++ {
+		if s := r.server(i); s != nil {
+			p += uint64(s.Applied())
+		}
+	}
+	return p
 }
 
 // away reports whether a lasting fault keeps replica i from the majority:

@@ -38,6 +38,9 @@ type Result struct {
 	Settings string
 	// Trace is the recorded trace when Options.Trace was set.
 	Trace *sim.Trace
+	// Stall is where a liveness failure stopped making progress; its trace
+	// file folds the futile rest into one line.
+	Stall *Stall
 	// Artifacts are extra files worth keeping next to a failing trace, by
 	// file suffix (e.g. "history.html" for porcupine's visualization).
 	Artifacts map[string][]byte

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/synod-sim/synod/checker"
@@ -18,21 +19,48 @@ type world interface {
 	Digest() uint64
 	Note(func() string)
 	FairRandomness()
+	TraceLen() int
 }
+
+// liveness is what the run loop asks of a scenario after the heal: done
+// reports the work complete, progress counts work done so far (it only
+// grows), stuck says what is still missing.
+type liveness struct {
+	heal     sim.Time
+	bound    sim.Duration
+	done     func() bool
+	progress func() uint64
+	stuck    func() string
+}
+
+// stallContext is how many trace lines past the stall point a liveness
+// failure's trace still shows: the first futile rounds, not three seconds
+// of them.
+const stallContext = 24
 
 // phases drives a world through the safety phase (faults on, until heal) and
 // the liveness phase (after heal, every node must finish within bound). It
 // stops at the first violation, or once done reports the work complete after
-// the heal. The caller's AfterStep hook records violations into *found.
-func phases(w world, found **checker.Violation, heal sim.Time, bound sim.Duration, done func() bool, stuck func() string) {
-	deadline := heal + sim.Time(bound)
+// the heal. The caller's AfterStep hook records violations into *found. A
+// liveness failure is returned with its stall point: the later of the heal
+// and the last progress, after which the run went on to the bound with no
+// progress at all.
+func phases(w world, found **checker.Violation, l liveness) *Stall {
+	deadline := l.heal + sim.Time(l.bound)
+	last, healed := l.progress(), false
+	var stall Stall
+	mark := func() { stall = Stall{Line: w.TraceLen(), At: w.Now(), Events: w.Events()} }
 	for *found == nil {
-		if w.Now() >= heal {
-			// Liveness is judged under random draws, not the adversary's
-			// (docs/architecture.md, "Liveness").
-			w.FairRandomness()
-			if done() {
-				return
+		if w.Now() >= l.heal {
+			if !healed {
+				healed = true
+				// Liveness is judged under random draws, not the
+				// adversary's (docs/architecture.md, "Liveness").
+				w.FairRandomness()
+				mark()
+			}
+			if l.done() {
+				return nil
 			}
 		}
 		next, ok := w.NextTime()
@@ -42,11 +70,53 @@ func phases(w world, found **checker.Violation, heal sim.Time, bound sim.Duratio
 				now = deadline
 			}
 			*found = &checker.Violation{Kind: "liveness", Time: int64(now), Message: fmt.Sprintf(
-				"%s within %dms of the final heal at t=%dµs", stuck(), bound/sim.Millisecond, heal)}
-			return
+				"%s within %dms of the final heal at t=%dµs (no progress after t=%dµs)", l.stuck(), l.bound/sim.Millisecond, l.heal, stall.At)}
+			stall.Until, stall.Total = now, w.Events()
+			return &stall
 		}
 		w.Step()
+		if p := l.progress(); p != last {
+			last = p
+			if healed {
+				mark()
+			}
+		}
 	}
+	return nil
+}
+
+// Stall is where a liveness failure stopped making progress: a trace shows
+// the run up to there (and stallContext lines more) and folds the rest, with
+// its choices, into one line.
+type Stall struct {
+	Line   int      // trace lines before the stall point
+	At     sim.Time // when the last progress (or the heal) happened
+	Events uint64   // events by then
+	Until  sim.Time // when the liveness bound ran out
+	Total  uint64   // events by then
+}
+
+// fold returns a run's trace lines with everything past the stall point's
+// context folded into one line that keeps their choices, so the file still
+// replays choice for choice.
+func (st *Stall) fold(lines []sim.Line) []sim.Line {
+	if st == nil || st.Line+stallContext >= len(lines)-1 {
+		return lines
+	}
+	keep := st.Line + stallContext
+	rest := lines[keep:]
+	var choices []uint64
+	events := 0
+	for _, l := range rest {
+		choices = append(choices, l.Choices...)
+		if isEventLine(l.Text) {
+			events++
+		}
+	}
+	out := append(slices.Clone(lines[:keep]), sim.Line{At: rest[0].At, Choices: choices, Text: fmt.Sprintf(
+		"stall: %d more events up to t=%dµs, none of them progress since t=%dµs, folded here (simrun replay -v shows them)",
+		events, st.Until, st.At)})
+	return out
 }
 
 // guard turns a panic raised by a broken invariant inside the protocol or the

@@ -91,17 +91,25 @@ var eventVerbs = []string{"start ", "timer ", "deliver ", "lost ", "fault "}
 // starts, timers, deliveries, lost messages and fault actions — and not
 // notes. It counts node starts (the header's "events" count does not) and
 // messages a node sends itself, so it is the number a reader scrolls past.
+// A liveness failure's folded tail (a "stall" line) is not counted: the
+// line says how many events it holds.
 func EventLines(f *sim.File) int {
 	n := 0
 	for _, l := range f.Lines {
-		for _, v := range eventVerbs {
-			if strings.HasPrefix(l.Text, v) {
-				n++
-				break
-			}
+		if isEventLine(l.Text) {
+			n++
 		}
 	}
 	return n
+}
+
+func isEventLine(text string) bool {
+	for _, v := range eventVerbs {
+		if strings.HasPrefix(text, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Shrunk is the outcome of a shrink.

@@ -88,6 +88,7 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "lowest-accepted", Scenario: "single/swarm", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "stale-promise", Scenario: "single/swarm", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "no-persist-accept", Scenario: "single/swarm", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "nack-quorum", Scenario: "single/minority", Seeds: 20_000})
 }
 
 // proposal is the value node i proposes: distinct per node, so agreement
@@ -170,12 +171,17 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	// Every node decides, but those a lasting fault keeps away: a live,
 	// connected majority is all Paxos asks for.
 	live := func(id paxos.NodeID) bool { return lost&(1<<uint(id)) == 0 }
-	phases(w, &found, heal, spec.liveness, func() bool { return !slices.ContainsFunc(chk.Undecided(), live) }, func() string {
-		what := fmt.Sprintf("nodes %v did not decide", slices.DeleteFunc(chk.Undecided(), func(id paxos.NodeID) bool { return !live(id) }))
-		if lost != 0 {
-			what += fmt.Sprintf(" (with nodes %v away for good)", lostNodes(lost))
-		}
-		return what
+	res.Stall = phases(w, &found, liveness{
+		heal: heal, bound: spec.liveness,
+		done:     func() bool { return !slices.ContainsFunc(chk.Undecided(), live) },
+		progress: func() uint64 { return uint64(n - len(chk.Undecided())) },
+		stuck: func() string {
+			what := fmt.Sprintf("nodes %v did not decide", slices.DeleteFunc(chk.Undecided(), func(id paxos.NodeID) bool { return !live(id) }))
+			if lost != 0 {
+				what += fmt.Sprintf(" (with nodes %v away for good)", lostNodes(lost))
+			}
+			return what
+		},
 	})
 	res.Events, res.Digest, res.Violation = w.Events(), w.Digest(), found
 	return res

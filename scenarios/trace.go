@@ -32,7 +32,7 @@ func TraceFile(scenario string, seed uint64, bugs paxos.Bugs, res Result) *sim.F
 	if v := res.Violation; v != nil {
 		f.Header = append(f.Header, sim.Field{Key: "violation", Value: v.Kind + ": " + v.Message})
 	}
-	f.Lines = res.Trace.Lines()
+	f.Lines = res.Stall.fold(res.Trace.Lines())
 	return f
 }
 
@@ -93,7 +93,7 @@ func Replay(f *sim.File) (*Replayed, error) {
 	src := &sim.Replay{Values: f.Choices()}
 	res := s.Run(src, Options{Bugs: bugs, Trace: true, Set: set})
 	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Set: set, Result: res}
-	out.Divergence = diverge(f, res.Trace.Lines(), src)
+	out.Divergence = diverge(f, res.Stall.fold(res.Trace.Lines()), src)
 	if out.Divergence == "" {
 		out.Divergence = contradicts(f, res)
 	}

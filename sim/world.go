@@ -312,6 +312,14 @@ func (w *World[M]) Note(text func() string) {
 // Tracing reports whether a trace is being recorded.
 func (w *World[M]) Tracing() bool { return w.trace != nil }
 
+// TraceLen is the number of trace lines so far (0 without a trace).
+func (w *World[M]) TraceLen() int {
+	if w.trace == nil {
+		return 0
+	}
+	return w.trace.Len()
+}
+
 func (w *World[M]) alloc() int32 {
 	if n := len(w.free); n > 0 {
 		slot := w.free[n-1]

@@ -980,6 +980,11 @@ func (s *Server) propose(slot Slot, cmd Command) {
 	if !e.decided && s.quorum <= 1 {
 		s.learn(slot, cmd, s.ballot)
 	}
+	if s.cfg.Bugs.Has(paxos.NoRetransmit) {
+		// As etcd raft's leader did: what a follower missed goes out again
+		// with the next proposal, and only then.
+		s.retransmit(slot, 0)
+	}
 }
 
 func (s *Server) onAccepted(from paxos.NodeID, m Msg) {
@@ -1019,19 +1024,8 @@ func (s *Server) pump() {
 // followers how far the log is decided, and (with leases) collect grants.
 func (s *Server) tick(announce bool) {
 	now := s.env.Now()
-	for slot := s.commit + 1; slot < s.next; slot++ {
-		e := s.peek(slot)
-		if e.decided || e.accBallot != s.ballot || now-e.sentAt < paxos.Time(s.cfg.Retransmit) {
-			continue
-		}
-		e = s.at(slot) // the page may be shared with a copy: own it before writing
-		e.sentAt = now
-		m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: e.cmd, Commit: s.commit}
-		for i := 0; i < s.n; i++ {
-			if e.acks&(1<<uint(i)) == 0 {
-				s.send(paxos.NodeID(i), m)
-			}
-		}
+	if !s.cfg.Bugs.Has(paxos.NoRetransmit) {
+		s.retransmit(s.next, paxos.Time(s.cfg.Retransmit))
 	}
 	lease := s.cfg.Lease.Duration > 0
 	if announce || lease || now-s.lastSend >= paxos.Time(s.cfg.Heartbeat) || s.sentCommit != s.commit {
@@ -1051,6 +1045,26 @@ func (s *Server) tick(announce bool) {
 		s.lastSend, s.sentCommit = now, s.commit
 	}
 	s.env.SetTimer(timerHeartbeat, s.cfg.Heartbeat)
+}
+
+// retransmit sends again the Accepts of undecided slots below end that were
+// last sent at least age ago, to the acceptors that have not answered.
+func (s *Server) retransmit(end Slot, age paxos.Time) {
+	now := s.env.Now()
+	for slot := s.commit + 1; slot < end; slot++ {
+		e := s.peek(slot)
+		if e.decided || e.accBallot != s.ballot || now-e.sentAt < age {
+			continue
+		}
+		e = s.at(slot) // the page may be shared with a copy: own it before writing
+		e.sentAt = now
+		m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: e.cmd, Commit: s.commit}
+		for i := 0; i < s.n; i++ {
+			if e.acks&(1<<uint(i)) == 0 {
+				s.send(paxos.NodeID(i), m)
+			}
+		}
+	}
 }
 
 func (s *Server) onHeartbeatAck(from paxos.NodeID, m Msg) {
