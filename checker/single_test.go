@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -218,6 +219,12 @@ func TestSingleDecreeAgreement(t *testing.T) {
 	c.chosen, c.chosenBy = 20, 2
 	requireViolation(t, c.Observe(0, 11, decided(b, b, 10, 10)), "agreement", 11,
 		"node 0 decided 10 but node 2 decided 20")
+	// Node 0 too can be the first decider.
+	c = NewSingleDecree(3, []paxos.Value{10, 20})
+	observe(t, c, acceptAll(b, 10, 0, 1)...)
+	c.chosen, c.chosenBy = 20, 0
+	requireViolation(t, c.Observe(1, 12, decided(b, b, 10, 10)), "agreement", 12,
+		"node 1 decided 10 but node 0 decided 20")
 	// The first decider is the one an agreement message names.
 	c = NewSingleDecree(3, []paxos.Value{10, 20})
 	observe(t, c, acceptAll(b, 10, 0, 1)...)
@@ -562,4 +569,37 @@ func TestSingleDecreeFingerprintHashesItsCounters(t *testing.T) {
 	d := base()
 	d.chosen, d.chosenBy = 10, 2
 	require.Equal(t, c.Fingerprint(), d.Fingerprint())
+}
+
+// Every field of every record, varied over a few values, gives a
+// fingerprint of its own: the hash folds each one in whole.
+func TestSingleDecreeFingerprintFoldsEveryField(t *testing.T) {
+	base := func() *SingleDecree {
+		c := NewSingleDecree(3, []paxos.Value{10, 20})
+		observe(t, c, acceptAll(bal(2, 0), 10, 0, 1)...)
+		observe(t, c, step{2, accepted(bal(2, 0), bal(1, 2), 20)}, step{0, decided(bal(2, 0), bal(2, 0), 10, 10)})
+		require.Len(t, c.acceptances, 2)
+		return c
+	}
+	seen := map[uint64]string{}
+	add := func(name string, plant func(c *SingleDecree)) {
+		c := base()
+		plant(c)
+		fp := c.Fingerprint()
+		require.NotContains(t, seen, fp, "%s and %s fingerprint alike", name, seen[fp])
+		seen[fp] = name
+	}
+	add("base", func(*SingleDecree) {})
+	for i := range 4 {
+		add("chosen "+strconv.Itoa(i), func(c *SingleDecree) { c.chosen = paxos.Value(11 + i) })
+		add("decided "+strconv.Itoa(i), func(c *SingleDecree) { c.decided = 2 + i })
+		add("decision "+strconv.Itoa(i), func(c *SingleDecree) { c.nodes[0].decision = paxos.Value(11 + i) })
+		add("promise "+strconv.Itoa(i), func(c *SingleDecree) { c.nodes[0].promised = bal(uint32(3+i), 0) })
+		add("promise node "+strconv.Itoa(i), func(c *SingleDecree) { c.nodes[0].promised = bal(2, paxos.NodeID(1+i)) })
+		add("undecided promise "+strconv.Itoa(i), func(c *SingleDecree) { c.nodes[2].promised = bal(uint32(3+i), 0) })
+		add("by "+strconv.Itoa(i), func(c *SingleDecree) { c.acceptances[0].by = uint64(4 + i) })
+	}
+	for v := range 16 {
+		add("value "+strconv.Itoa(v), func(c *SingleDecree) { c.acceptances[0].value = paxos.Value(1 << v) })
+	}
 }
