@@ -150,6 +150,10 @@ func (s *Single) Promised() Ballot { return s.promised }
 // Accepted is the ballot and value this acceptor last accepted.
 func (s *Single) Accepted() (Ballot, Value) { return s.accepted, s.acceptedVal }
 
+// Phase is where this node's current proposal stands: 0 idle, 1 asking for
+// promises, 2 asking for acceptances.
+func (s *Single) Phase() int { return int(s.phase) }
+
 // Decision is the value this node has learned, if any.
 func (s *Single) Decision() (Value, bool) { return s.decision, s.decided }
 

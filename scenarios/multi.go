@@ -16,6 +16,8 @@ import (
 // multiSpec is the shape of a Multi-Paxos scenario: the ranges its runs draw
 // cluster size, clients and faults from, the workload, and the timing.
 type multiSpec struct {
+	// sometimes are the fault×feature pairs the scenario promises to reach.
+	sometimes              []string
 	minNodes, maxNodes     int
 	minClients, maxClients int
 	ops                    int // the most operations a run draws, shared among the clients
@@ -65,20 +67,23 @@ func init() {
 		spec := base
 		edit(&spec)
 		multiSpecs[name] = spec
-		Register(&Scenario{Name: name, Summary: summary, Run: func(src sim.Source, opts Options) Result {
+		Register(&Scenario{Name: name, Summary: summary, Features: multiFamily, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
 			return runMulti(spec, src, opts)
 		}})
 	}
 	register("multi/kv", "3-5 replicas, 2-5 clients on a KV store, lossy network: drops, duplicates, long delays", func(s *multiSpec) {
 		s.faults = msgFaults
 		s.faults.Families = faults.Loss | faults.Duplicate | faults.Delay
+		s.sometimes = cross("drop dup delay", multiFive)
 	})
 	register("multi/kv-partition", "3-6 replicas, KV clients, Jepsen partition shapes come and go", func(s *multiSpec) {
 		s.maxNodes = 6
 		s.faults = faults.Limits{Families: faults.Partition, MaxParts: 4, PartMax: 600 * sim.Millisecond}
+		s.sometimes = cross("cut", multiFive)
 	})
 	register("multi/kv-crash", "3-5 replicas, KV clients, replicas crash and restart from disk", func(s *multiSpec) {
 		s.faults = faults.Limits{Families: faults.Crash, MaxCrashes: 5, DownMax: 400 * sim.Millisecond}
+		s.sometimes = cross("crash restart", multiFive)
 	})
 	register("multi/lock", "3-5 replicas, 3-6 clients on a lock service with fencing tokens; crashes, partitions, loss", func(s *multiSpec) {
 		s.keys, s.locks, s.minClients, s.maxClients = 0, 2, 3, 6
@@ -86,6 +91,7 @@ func init() {
 		s.faults.Families, s.faults.Swarm = faults.Crash|faults.Partition|faults.Loss|faults.Duplicate, true
 		s.faults.MaxCrashes, s.faults.DownMax = 3, 300*sim.Millisecond
 		s.faults.MaxParts, s.faults.PartMax = 3, 400*sim.Millisecond
+		s.sometimes = cross("crash restart cut drop dup", multiFive)
 	})
 	register("multi/leader-churn", "3-5 replicas, the leader is cut off again and again, replicas crash, messages are lost", func(s *multiSpec) {
 		s.election = 50 * sim.Millisecond
@@ -97,6 +103,7 @@ func init() {
 		s.faults.MaxCrashes, s.faults.DownMax = 6, 200*sim.Millisecond
 		s.faults.MaxDrop = 50_000
 		s.leaderCuts, s.leaderCutMax = 5, 400*sim.Millisecond
+		s.sometimes = cross("crash restart cut drop", multiFive)
 	})
 	register("multi/lease", "3-5 replicas read under 250-500ms leader leases while clocks drift and step within their bounds; leaders are cut off for long spans", func(s *multiSpec) {
 		// One client only reads: it stays with whichever replica answers
@@ -128,6 +135,9 @@ func init() {
 		s.faults = faults.Limits{Families: faults.ClockSkew, SkewMax: 25 * sim.Millisecond, DriftMaxPPM: 300_000}
 		s.clockSteps = 6
 		s.leaderCuts, s.leaderCutMax = 6, 1500*sim.Millisecond
+		// A cut that strikes with no leader at all is rare here: the cuts
+		// are leader cuts, and a deposed leader still believes it leads.
+		s.sometimes = append(cross("clock", multiFive+" lease"), cross("cut", "leader lease catch-up new-leader client-waiting")...)
 	})
 	register("multi/minority", "3-7 replicas, KV and lock clients: crashes, partitions, loss, and a minority stays down or cut off for good; clients must still finish", func(s *multiSpec) {
 		s.maxNodes, s.locks = 7, 2
@@ -136,6 +146,7 @@ func init() {
 		s.faults.MaxCrashes, s.faults.DownMax = 3, 300*sim.Millisecond
 		s.faults.MaxParts, s.faults.PartMax = 2, 400*sim.Millisecond
 		s.faults.MaxDrop = 50_000
+		s.sometimes = cross("crash restart cut drop", multiFive)
 	})
 	swarm := msgFaults
 	swarm.Families, swarm.Swarm = faults.AllFamilies, true
@@ -146,6 +157,7 @@ func init() {
 		s.maxNodes, s.maxClients, s.locks = 7, 6, 2
 		s.lease, s.clockSteps = leaseSwarm, 3
 		s.faults = swarm
+		s.sometimes = cross("crash restart cut drop dup delay clock", multiFive+" lease")
 	})
 
 	RegisterHunt(BugHunt{Bug: "skip-phase1", Scenario: "multi/kv-partition", Seeds: 50_000})
@@ -166,6 +178,10 @@ type multiRun struct {
 	chk      *checker.MultiLog[mp.Command]
 	found    *checker.Violation
 	lost     uint64 // replicas a lasting fault keeps away after the heal
+	// leaderChanges counts replicas becoming leader, crashedLeader the
+	// replicas down since they crashed leading (coverage).
+	leaderChanges int
+	crashedLeader uint64
 
 	clientsDone  int    // clients whose every operation returned
 	doneSeen     []bool // by client
@@ -262,6 +278,9 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	r := &multiRun{spec: spec, w: w, replicas: n, clients: clients, chk: checker.NewMultiLog[mp.Command](n), doneSeen: make([]bool, clients)}
 	defer guard(w, &res, &r.found)
 	w.AfterStep = r.afterStep
+	cov := &coverageRecorder{features: r.features}
+	w.OnFault = cov.onFault
+	defer func() { res.Coverage = cov.cov }()
 
 	nodes := nodeIDs(n)
 	heal := sim.Time(spec.window)
@@ -359,6 +378,7 @@ func (r *multiRun) afterStep(id sim.NodeID) {
 				v = r.chk.Granted(node, uint64(ev.Slot), int(ev.Cmd.Key), ev.Result.Token, at)
 			}
 		case mp.EvLeader:
+			r.leaderChanges++
 			if r.w.Tracing() {
 				r.w.Note(func() string {
 					return fmt.Sprintf("n%d leads at ballot %v, recovering slots up to %d", id, ev.Ballot, ev.Slot)
@@ -586,6 +606,73 @@ func (r *multiRun) scheduleLeaderCuts(src sim.Source, heal sim.Time) {
 		r.w.At(end, "leader cut heals", func() { r.cutLinks(victim, true) })
 		at = end
 	}
+}
+
+// multiFive are the Multi-Paxos features every scenario reaches (all but
+// the lease, which only lease scenarios hold).
+const multiFive = "leader election catch-up new-leader client-waiting"
+
+// multiFamily is what Multi-Paxos runs report as faults strike.
+var multiFamily = Features{"leader", "lease", "election", "catch-up", "new-leader", "client-waiting"}
+
+// features are the Multi-Paxos states that hold as a fault strikes node
+// (peer: a message's sender): the fault touches the leader; a leader holds
+// a lease; no replica leads; some live replica is behind the highest commit;
+// leadership has changed hands at least once; a client waits for a reply.
+func (r *multiRun) features(f sim.Fault, node, peer sim.NodeID) uint64 {
+	var on uint64
+	l := r.leader()
+	switch {
+	case f == sim.FaultCrash && l == node:
+		r.crashedLeader |= 1 << uint(node)
+		on |= 1 << 0
+	case f == sim.FaultRestart:
+		// A restart touches the leader when the replica led as it went down.
+		if r.crashedLeader&(1<<uint(node)) != 0 {
+			on |= 1 << 0
+		}
+		r.crashedLeader &^= 1 << uint(node)
+	case l >= 0 && (l == node || l == peer):
+		on |= 1 << 0
+	}
+	leads := false
+	top, low := mp.Slot(0), mp.Slot(0)
+	for i := 0; i < r.replicas; i++ {
+		s := r.server(i)
+		if s == nil {
+			continue
+		}
+		if s.IsLeader() {
+			leads = true
+		}
+		if s.HoldsLease() {
+			on |= 1 << 1
+		}
+		if top == 0 || s.Commit() > top {
+			top = s.Commit()
+		}
+		if low == 0 || s.Commit() < low {
+			low = s.Commit()
+		}
+	}
+	if !leads {
+		on |= 1 << 2
+	}
+	if low < top {
+		on |= 1 << 3
+	}
+	if r.leaderChanges >= 2 {
+		on |= 1 << 4
+	}
+	for i := 0; i < r.clients; i++ {
+		if c := r.client(i); c != nil {
+			if _, waiting := c.Waiting(); waiting {
+				on |= 1 << 5
+				break
+			}
+		}
+	}
+	return on
 }
 
 // leader is the replica leading at the highest ballot, or -1.

@@ -41,6 +41,8 @@ type Result struct {
 	// Stall is where a liveness failure stopped making progress; its trace
 	// file folds the futile rest into one line.
 	Stall *Stall
+	// Coverage is the fault×feature pairs the run reached.
+	Coverage Coverage
 	// Artifacts are extra files worth keeping next to a failing trace, by
 	// file suffix (e.g. "history.html" for porcupine's visualization).
 	Artifacts map[string][]byte
@@ -60,6 +62,11 @@ type Scenario struct {
 	// exhaustive search (simrun check): the same nodes and checkers Run
 	// steps, one enabled action per choice.
 	Machine func(opts Options) (explore.Machine, error)
+	// Features name the protocol states the scenario's runs report as
+	// faults strike (coverage.go); Sometimes are the fault×feature pairs it
+	// promises some seeds reach.
+	Features  Features
+	Sometimes []string
 }
 
 var registry = map[string]*Scenario{}
@@ -72,8 +79,14 @@ func Register(s *Scenario) {
 	if _, dup := registry[s.Name]; dup {
 		panic("scenarios: duplicate scenario " + s.Name)
 	}
+	if err := validateSometimes(s); err != nil {
+		panic("scenarios: " + err.Error())
+	}
 	registry[s.Name] = s
 }
+
+// Unregister removes a scenario: for tests that register their own.
+func Unregister(name string) { delete(registry, name) }
 
 // Lookup finds a scenario by name.
 func Lookup(name string) (*Scenario, error) {

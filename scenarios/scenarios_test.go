@@ -81,6 +81,16 @@ func requireSweepPasses(t *testing.T, name string, def uint64) {
 	for _, f := range sum.Inconclusive {
 		t.Fatalf("%s seed %d: inconclusive: %s%s", name, f.Seed, f.Inconclusive, reproduce(t, s, f.Seed, 0))
 	}
+	// Every pair the scenario promises is reached, by at least 1% of the
+	// seeds when the sweep is long enough to say.
+	for _, rep := range sum.CoverageReports() {
+		require.Empty(t, rep.Missing, "%s: declared fault×feature pairs no seed reached", name)
+		for _, p := range rep.Pairs {
+			if p.Declared && rep.Runs >= MinCoverageSeeds {
+				require.GreaterOrEqual(t, p.Seeds*100, rep.Runs, "%s: %s reached by %d of %d seeds, under 1%%", name, p.Pair, p.Seeds, rep.Runs)
+			}
+		}
+	}
 }
 
 func TestSameSeedSameDigest(t *testing.T) {

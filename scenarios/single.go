@@ -27,6 +27,8 @@ type singleSpec struct {
 	// plant, when set, runs after every node step the way a node's own
 	// assertions do (a panic stops the run): tests plant failures with it.
 	plant func(id sim.NodeID, node *paxos.Single)
+	// sometimes are the fault×feature pairs the scenario promises to reach.
+	sometimes []string
 }
 
 var defaultLatency = sim.Latency{Min: 1 * sim.Millisecond, Max: 5 * sim.Millisecond}
@@ -44,13 +46,13 @@ func singleSwarmSpec() singleSpec {
 	return singleSpec{
 		minNodes: 3, maxNodes: 7, minProps: 1,
 		faults: swarm, window: 150 * sim.Millisecond, liveness: 3 * sim.Second, latency: defaultLatency,
-		timing: true,
+		timing: true, sometimes: cross("crash restart cut drop dup delay", singleAll),
 	}
 }
 
 func init() {
 	register := func(name, summary string, spec singleSpec) {
-		Register(&Scenario{Name: name, Summary: summary, Run: func(src sim.Source, opts Options) Result {
+		Register(&Scenario{Name: name, Summary: summary, Features: singleFamily, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
 			return runSingle(spec, src, opts)
 		}})
 	}
@@ -62,21 +64,25 @@ func init() {
 		minNodes: 3, maxNodes: 5, minProps: 2,
 		faults: faults.Limits{Families: faults.Delay, TailMax: 40 * sim.Millisecond},
 		window: 100 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+		sometimes: cross("delay", singleAll),
 	})
 	register("single/crash", "3-5 nodes, 2+ proposers, nodes crash and restart from disk", singleSpec{
 		minNodes: 3, maxNodes: 5, minProps: 2,
 		faults: faults.Limits{Families: faults.Crash, MaxCrashes: 4, DownMax: 60 * sim.Millisecond},
 		window: 120 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+		sometimes: cross("crash restart", singleAll),
 	})
 	register("single/partition", "3-5 nodes, 2+ proposers, Jepsen partition shapes come and go", singleSpec{
 		minNodes: 3, maxNodes: 5, minProps: 2,
 		faults: faults.Limits{Families: faults.Partition, MaxParts: 3, PartMax: 80 * sim.Millisecond},
 		window: 150 * sim.Millisecond, liveness: 2 * sim.Second, latency: defaultLatency,
+		sometimes: cross("cut", singleAll),
 	})
 	register("single/swarm", "3-7 nodes, 1+ proposers, every fault family swarm-selected per seed", singleSwarmSpec())
 	minority := singleSwarmSpec()
 	minority.minProps, minority.faults.Swarm = 2, false
 	minority.faults.Families = faults.Crash | faults.Partition | faults.Loss | faults.Lasting
+	minority.sometimes = cross("crash restart cut drop", singleAll)
 	register("single/minority", "3-7 nodes, 2+ proposers: crashes, partitions, loss, and a minority stays down or cut off for good; the rest must decide", minority)
 
 	RegisterHunt(BugHunt{Bug: "no-persist", Scenario: "single/crash", Seeds: 20_000})
@@ -146,6 +152,11 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	chk := checker.NewSingleDecree(n, values)
 	var found *checker.Violation
 	defer guard(w, &res, &found)
+	cov := &coverageRecorder{features: func(f sim.Fault, node, peer sim.NodeID) uint64 {
+		return singleFeatures(w, props, chk, node, peer)
+	}}
+	w.OnFault = cov.onFault
+	defer func() { res.Coverage = cov.cov }()
 	w.AfterStep = func(id sim.NodeID) {
 		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
 		dec, ok := node.Decision()
@@ -197,4 +208,42 @@ func lostNodes(set uint64) []int {
 		set >>= 1
 	}
 	return out
+}
+
+const singleAll = "proposer phase1 phase2 duel split"
+
+// singleFamily is what single-decree runs report as faults strike.
+var singleFamily = Features{"proposer", "phase1", "phase2", "duel", "split"}
+
+// singleFeatures are the single-decree states that hold as a fault strikes
+// node (peer: a message's sender): the fault touches a proposer; some
+// proposer asks for promises; some asks for acceptances; two or more have
+// proposals out at once; some node has decided and some live one has not.
+func singleFeatures(w *sim.World[paxos.Msg], props int, chk *checker.SingleDecree, node, peer sim.NodeID) uint64 {
+	var on uint64
+	if int(node) < props || int(peer) < props {
+		on |= 1 << 0
+	}
+	active := 0
+	for i := 0; i < props; i++ {
+		p, ok := protocolOf[paxos.Msg, *paxos.Single](w.Node(sim.NodeID(i)))
+		if !ok {
+			continue
+		}
+		switch p.Phase() {
+		case 1:
+			on |= 1 << 1
+			active++
+		case 2:
+			on |= 1 << 2
+			active++
+		}
+	}
+	if active >= 2 {
+		on |= 1 << 3
+	}
+	if undecided := len(chk.Undecided()); undecided > 0 && undecided < w.N() {
+		on |= 1 << 4
+	}
+	return on
 }

@@ -60,6 +60,21 @@ type Summary struct {
 	Digest       uint64
 	Failures     []Failure // violations, by scenario then seed
 	Inconclusive []Failure
+	// Coverage counts, per scenario, the seeds that reached each
+	// fault×feature pair (scenarios that declare features).
+	Coverage map[string]*CoverageCounts
+}
+
+func (s *Summary) cover(scenario string, cov Coverage) {
+	if s.Coverage == nil {
+		s.Coverage = map[string]*CoverageCounts{}
+	}
+	c := s.Coverage[scenario]
+	if c == nil {
+		c = &CoverageCounts{}
+		s.Coverage[scenario] = c
+	}
+	c.add(cov)
 }
 
 // RunDigest is one run's contribution to a sweep digest.
@@ -98,6 +113,9 @@ func (s *Sweep) Run() Summary {
 				part.Runs++
 				part.Events += res.Events
 				part.Digest += RunDigest(sc.Name, seed, res.Digest)
+				if len(sc.Features) > 0 {
+					part.cover(sc.Name, res.Coverage)
+				}
 				if s.CheckDeterminism {
 					if again := sc.Run(s.Strategy.Source(seed), opts); !SameRun(res, again) {
 						d := explainDivergence(sc, seed, s.Strategy, opts, res, again)
@@ -134,6 +152,15 @@ func (s *Summary) Merge(o Summary) {
 	s.Digest += o.Digest
 	s.Failures = sortFailures(append(s.Failures, o.Failures...))
 	s.Inconclusive = sortFailures(append(s.Inconclusive, o.Inconclusive...))
+	for name, c := range o.Coverage {
+		if s.Coverage == nil {
+			s.Coverage = map[string]*CoverageCounts{}
+		}
+		if s.Coverage[name] == nil {
+			s.Coverage[name] = &CoverageCounts{}
+		}
+		s.Coverage[name].merge(c)
+	}
 }
 
 // Shard is the slice of the seed range [first, first+count) that shard i of

@@ -20,6 +20,7 @@ func (w *World[M]) SetClock(id NodeID, c Clock) {
 		panic(fmt.Sprintf("sim: node %d clock drift %d ppm stops or reverses time", id, c.DriftPPM))
 	}
 	w.nodes[id].clock = c
+	w.fault(FaultClock, id, id)
 }
 
 // ClockOf returns a node's clock error.

@@ -118,6 +118,38 @@ type World[M Message] struct {
 	un *untimed[M] // the untimed view, when on (untimed.go)
 
 	fair *PRNG // nodes' random draws, once FairRandomness is on
+
+	// OnFault, when set, hears of every fault the moment it strikes: the
+	// scenario's coverage accounting (which faults met which protocol
+	// states). It must not change the world.
+	OnFault func(f Fault, node, peer NodeID)
+	booted  bool
+}
+
+// Fault is a kind of fault, as it struck one node or one message.
+type Fault uint8
+
+const (
+	FaultCrash   Fault = iota // node crashed
+	FaultRestart              // node restarted from its disk
+	FaultCut                  // a message from peer to node was lost to a cut link
+	FaultDrop                 // a message from peer to node was lost to the loss rate
+	FaultDup                  // a message from peer to node was duplicated
+	FaultDelay                // a message from peer to node took the long tail
+	FaultClock                // node's clock was stepped or skewed
+	NumFaults
+)
+
+var faultNames = [...]string{"crash", "restart", "cut", "drop", "dup", "delay", "clock"}
+
+func (f Fault) String() string { return faultNames[f] }
+
+func (w *World[M]) fault(f Fault, node, peer NodeID) {
+	// Before Boot is setup (a clock's initial skew), not a fault striking
+	// a running cluster.
+	if w.OnFault != nil && w.booted {
+		w.OnFault(f, node, peer)
+	}
 }
 
 // NewWorld builds a world of n nodes. Nodes are not started until Boot.
@@ -154,6 +186,7 @@ func (w *World[M]) Trace() *Trace {
 
 // Boot starts every node, in id order, at the current time.
 func (w *World[M]) Boot() {
+	w.booted = true
 	for i := range w.nodes {
 		w.start(NodeID(i))
 	}
@@ -270,6 +303,7 @@ func (w *World[M]) Crash(id NodeID) {
 	if w.stepping >= 0 {
 		panic(fmt.Sprintf("sim: node %d crashed from inside node %d's step", id, w.stepping))
 	}
+	w.fault(FaultCrash, id, id)
 	s.up = false
 	s.node = nil
 	s.epoch++
@@ -287,6 +321,7 @@ func (w *World[M]) Restart(id NodeID) {
 		return
 	}
 	w.start(id)
+	w.fault(FaultRestart, id, id)
 }
 
 // At schedules a fault or workload action at time t. The label names it in
@@ -391,6 +426,9 @@ func (w *World[M]) run(at Time, ev *event[M]) bool {
 		}
 		w.fold(uint64(kindDeliver)<<56 | uint64(ev.node)<<32 | uint64(ev.from)<<8 | tag)
 		w.fold(ev.msg.Hash())
+		if lost && s.up && s.epoch == ev.epoch {
+			w.fault(FaultCut, ev.node, ev.from)
+		}
 		if w.trace != nil {
 			verb := "deliver"
 			if lost {
@@ -437,12 +475,23 @@ func (w *World[M]) send(from, to NodeID, m M) {
 		w.deliverAt(w.now, from, to, m)
 		return
 	}
-	if !w.Net.Connected(from, to) || Chance(w.src, w.Net.DropRate) {
+	if !w.Net.Connected(from, to) {
 		w.fold(uint64(0xdd)<<56 | uint64(from)<<8 | uint64(to))
+		w.fault(FaultCut, to, from)
 		return
 	}
-	w.deliverAt(w.now+Time(w.Net.latency(w.src)), from, to, m)
+	if Chance(w.src, w.Net.DropRate) {
+		w.fold(uint64(0xdd)<<56 | uint64(from)<<8 | uint64(to))
+		w.fault(FaultDrop, to, from)
+		return
+	}
+	d := w.Net.latency(w.src)
+	if d > w.Net.Latency.Max {
+		w.fault(FaultDelay, to, from)
+	}
+	w.deliverAt(w.now+Time(d), from, to, m)
 	if Chance(w.src, w.Net.DupRate) {
+		w.fault(FaultDup, to, from)
 		w.deliverAt(w.now+Time(w.Net.latency(w.src)), from, to, m)
 	}
 }

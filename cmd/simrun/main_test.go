@@ -344,3 +344,27 @@ func TestCheckDeterminism(t *testing.T) {
 	code, _, _ = simrun(t, "run", "-scenario", planted, "-seeds", "5", "-out", dir, "-q")
 	require.Equal(t, exitOK, code)
 }
+
+// A scenario's coverage promise is judged by run: a declared pair no seed of
+// a long enough sweep reached fails the sweep with one UNCOVERED line;
+// -coverage prints the matrix; the JSON summary carries the counts.
+func TestRunFailsWhenADeclaredPairIsNeverReached(t *testing.T) {
+	s := &scenarios.Scenario{Name: "test/uncovered", Summary: "a run that reaches nothing",
+		Features: scenarios.Features{"leader"}, Sometimes: []string{"crash×leader"},
+		Run: func(sim.Source, scenarios.Options) scenarios.Result { return scenarios.Result{Events: 1} }}
+	scenarios.Register(s)
+	t.Cleanup(func() { scenarios.Unregister(s.Name) })
+
+	dir := t.TempDir()
+	code, stdout, _ := simrun(t, "run", "-scenario", s.Name, "-seeds", "999", "-q", "-out", dir)
+	require.Equal(t, exitOK, code, "999 seeds are too few to judge: %s", stdout)
+	code, stdout, _ = simrun(t, "run", "-scenario", s.Name, "-seeds", "1000", "-q", "-out", dir, "-coverage")
+	require.Equal(t, exitViolation, code, stdout)
+	require.Contains(t, stdout, "UNCOVERED test/uncovered: no seed of 1000 reached crash×leader")
+	require.Contains(t, stdout, "coverage of test/uncovered over 1000 seeds")
+	code, rep := runJSON(t, "run", "-scenario", s.Name, "-seeds", "1000", "-q", "-out", dir)
+	require.Equal(t, exitViolation, code)
+	require.Len(t, rep.Coverage, 1)
+	require.Equal(t, []string{"crash×leader"}, rep.Coverage[0].Missing)
+	require.Zero(t, rep.Coverage[0].Seeds["crash×leader"])
+}

@@ -149,6 +149,7 @@ func mergeReports(ins []mergeInput) (runReport, []string, error) {
 		}
 		out.Violations = append(out.Violations, r.Violations...)
 		out.Inconclusive = append(out.Inconclusive, r.Inconclusive...)
+		out.Coverage = mergeCoverage(out.Coverage, r.Coverage)
 	}
 	// Seed ranges must not overlap: a seed counted twice would make the
 	// digest and counts wrong without anyone noticing.
@@ -257,3 +258,21 @@ func missingShards(ins []mergeInput) []string {
 
 // maxGapsListed bounds the runs of missing shards a merge names.
 const maxGapsListed = 5
+
+// mergeCoverage adds shards' seed counts per pair. Declared pairs are not
+// judged on a merge: each shard ran too few seeds to say, and the sum is
+// left to the reader (judged false).
+func mergeCoverage(into, add []coverageJSON) []coverageJSON {
+	for _, c := range add {
+		i := slices.IndexFunc(into, func(x coverageJSON) bool { return x.Scenario == c.Scenario })
+		if i < 0 {
+			into = append(into, coverageJSON{Scenario: c.Scenario, Seeds: map[string]uint64{}, Declared: c.Declared})
+			i = len(into) - 1
+		}
+		into[i].Runs += c.Runs
+		for pair, n := range c.Seeds {
+			into[i].Seeds[pair] += n
+		}
+	}
+	return into
+}

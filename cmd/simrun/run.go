@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type runReport struct {
 	Violations       []violationJSON `json:"violations"`
 	Inconclusive     []violationJSON `json:"inconclusive"`
 	Digest           string          `json:"digest"`
+	Coverage         []coverageJSON  `json:"coverage,omitempty"`
 	WallSeconds      float64         `json:"wall_seconds"`
 	RunsPerSecond    float64         `json:"runs_per_second"`
 	EventsPerSecond  float64         `json:"events_per_second"`
@@ -124,6 +126,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	set := fs.String("set", "", "override scenario settings: key=value,... (check scenarios declare them)")
 	strategyName := fs.String("strategy", "swarm", "swarm (seeded PRNG), walk (uniform random walk over enabled actions) or pct (check scenarios)")
 	depth := fs.Int("depth", 3, "PCT depth: priority change points plus one")
+	showCoverage := fs.Bool("coverage", false, "print, per scenario, how many seeds reached each fault×feature pair (the JSON summary always has it)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage, err
@@ -236,6 +239,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	for _, f := range sum.Inconclusive {
 		rep.Inconclusive = append(rep.Inconclusive, violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: "inconclusive", Message: f.Inconclusive})
 	}
+	// A scenario's coverage promises are judged on an unsharded sweep of
+	// the correct protocol long enough to tell (a bug may end runs early).
+	judged := bugs == 0 && shardN == 0
+	rep.Coverage = coverageOf(sum, judged)
 
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -245,9 +252,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	} else {
 		printReport(stdout, rep)
+		printCoverage(stdout, rep.Coverage, *showCoverage)
 	}
 	switch {
-	case len(rep.Violations) > 0:
+	case len(rep.Violations) > 0 || uncovered(rep.Coverage):
 		return exitViolation, nil
 	case len(rep.Inconclusive) > 0:
 		return exitInconclusive, nil
@@ -493,4 +501,107 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// coverageJSON is one scenario's fault coverage: seeds per fault×feature
+// pair, and the declared pairs no seed reached.
+type coverageJSON struct {
+	Scenario string            `json:"scenario"`
+	Runs     uint64            `json:"runs"`
+	Seeds    map[string]uint64 `json:"seeds_per_pair"`
+	Declared []string          `json:"declared,omitempty"`
+	Missing  []string          `json:"missing,omitempty"`
+	Judged   bool              `json:"judged"`
+}
+
+func coverageOf(sum scenarios.Summary, judged bool) []coverageJSON {
+	var out []coverageJSON
+	for _, r := range sum.CoverageReports() {
+		c := coverageJSON{Scenario: r.Scenario, Runs: r.Runs, Seeds: map[string]uint64{}, Judged: judged && !r.Unjudged}
+		for _, p := range r.Pairs {
+			c.Seeds[p.Pair] = p.Seeds
+			if p.Declared {
+				c.Declared = append(c.Declared, p.Pair)
+			}
+		}
+		if c.Judged {
+			c.Missing = r.Missing
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func uncovered(cov []coverageJSON) bool {
+	for _, c := range cov {
+		if len(c.Missing) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// printCoverage says which declared pairs a sweep never reached and, when
+// asked, prints each scenario's matrix: seeds (percent) per fault and
+// feature.
+func printCoverage(out io.Writer, cov []coverageJSON, matrix bool) {
+	for _, c := range cov {
+		if len(c.Missing) > 0 {
+			fmt.Fprintf(out, "UNCOVERED %s: no seed of %d reached %s, which the scenario promises (simrun run -coverage shows what was reached)\n",
+				c.Scenario, c.Runs, strings.Join(c.Missing, ", "))
+		}
+	}
+	if !matrix {
+		return
+	}
+	for _, c := range cov {
+		var faults, features []string
+		for pair := range c.Seeds {
+			f, ft, _ := strings.Cut(pair, "×")
+			if !slices.Contains(faults, f) {
+				faults = append(faults, f)
+			}
+			if !slices.Contains(features, ft) {
+				features = append(features, ft)
+			}
+		}
+		faults = sortedLike(faults, []string{"crash", "restart", "cut", "drop", "dup", "delay", "clock"})
+		sort.Strings(features)
+		judged := "not judged: fewer seeds than " + strconv.Itoa(scenarios.MinCoverageSeeds) + ", a shard, or a bug on"
+		if c.Judged {
+			judged = "judged"
+		}
+		fmt.Fprintf(out, "\ncoverage of %s over %d seeds (%% of seeds; * declared; %s):\n%-8s", c.Scenario, c.Runs, judged, "")
+		for _, ft := range features {
+			fmt.Fprintf(out, " %15s", ft)
+		}
+		fmt.Fprintln(out)
+		for _, f := range faults {
+			fmt.Fprintf(out, "%-8s", f)
+			for _, ft := range features {
+				pair := f + "×" + ft
+				mark := " "
+				if slices.Contains(c.Declared, pair) {
+					mark = "*"
+				}
+				fmt.Fprintf(out, " %14.2f%s", 100*float64(c.Seeds[pair])/float64(max(c.Runs, 1)), mark)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+}
+
+// sortedLike orders names as in order, unknown ones last.
+func sortedLike(names, order []string) []string {
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := slices.Index(order, names[i]), slices.Index(order, names[j])
+		if a < 0 {
+			a = len(order)
+		}
+		if b < 0 {
+			b = len(order)
+		}
+		return a < b
+	})
+	return names
 }

@@ -337,6 +337,10 @@ func (s *Server) Decided(slot Slot) (Command, bool) {
 }
 
 // Role names the replica's role, for traces.
+// HoldsLease reports whether this replica leads under a lease it may serve
+// reads from.
+func (s *Server) HoldsLease() bool { return s.role == leader && s.leaseValid() }
+
 func (s *Server) Role() string { return s.role.String() }
 
 // --- steps ---
