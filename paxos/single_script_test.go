@@ -1166,3 +1166,73 @@ func TestScriptFingerprintTellsRefusalsFromPromises(t *testing.T) {
 	b := run([]NodeID{1}, []NodeID{32})
 	require.NotEqual(t, a.Fingerprint(), b.Fingerprint())
 }
+
+// --- messages and records as traces and digests see them ---
+
+func TestScriptMessagesPrint(t *testing.T) {
+	for _, tc := range []struct {
+		m    Msg
+		want string
+	}{
+		{prepare(ballot(1, 0)), "prepare b=1.0"},
+		{promise(ballot(2, 1), Ballot{}, 0), "promise b=2.1"},
+		{promise(ballot(2, 1), ballot(1, 3), 5), "promise b=2.1 acc=1.3 v=5"},
+		{accept(ballot(3, 2), 7), "accept b=3.2 v=7"},
+		{acceptedMsg(ballot(3, 2), -7), "accepted b=3.2 v=-7"},
+		{nack(ballot(1, 0), ballot(4, 2)), "nack b=1.0 promised=4.2"},
+		{Msg{Type: MsgQuery}, "query b=0.0"},
+		{Msg{Type: MsgDecided, Value: 9}, "decided b=0.0 v=9"},
+	} {
+		require.Equal(t, tc.want, tc.m.String())
+	}
+	require.Equal(t, "promise b=4.1", promiseRecord{B: ballot(4, 1)}.String())
+	require.Equal(t, "accept b=4.1 v=6", acceptRecord{B: ballot(4, 1), V: 6}.String())
+	require.Equal(t, "round 12", roundRecord{R: 12}.String())
+	require.Equal(t, "decision 8", decisionRecord{V: 8}.String())
+}
+
+func TestScriptHashesSeeEveryField(t *testing.T) {
+	msgs := []Msg{
+		{},
+		{Type: MsgPrepare},
+		{Type: MsgPromise},
+		{Type: MsgPrepare, Ballot: ballot(1, 0)},
+		{Type: MsgPrepare, Ballot: ballot(0, 1)},
+		{Type: MsgPrepare, AccBallot: ballot(1, 0)},
+		{Type: MsgPrepare, AccBallot: ballot(2, 0)},
+		{Type: MsgPrepare, Value: 1},
+		{Type: MsgPrepare, Ballot: ballot(1, 0), Value: 1},
+	}
+	seen := map[uint64]Msg{}
+	for _, m := range msgs {
+		h := m.Hash()
+		require.NotContains(t, seen, h, "%+v and %+v hash alike", m, seen[h])
+		seen[h] = m
+	}
+	recs := map[uint64]any{}
+	for _, r := range []interface{ Hash() uint64 }{
+		promiseRecord{B: ballot(1, 0)}, promiseRecord{B: ballot(1, 1)}, promiseRecord{B: ballot(2, 0)},
+		acceptRecord{B: ballot(1, 0), V: 1}, acceptRecord{B: ballot(1, 0), V: 2}, acceptRecord{B: ballot(1, 1), V: 1},
+		roundRecord{R: 1}, roundRecord{R: 2},
+		decisionRecord{V: 1}, decisionRecord{V: 2},
+	} {
+		h := r.Hash()
+		require.NotContains(t, recs, h, "%#v and %#v hash alike", r, recs[h])
+		recs[h] = r
+	}
+}
+
+// Msg.Hash XORs the ballot's node and the reported ballot's node into the
+// same bits before mixing (and, from round 256 on, the ballot's round
+// into the reported round's bits), so a promise for 2.1 reporting 1.0 and
+// a promise for 2.0 reporting 1.1 hash alike. The untimed world keys
+// messages in flight by this hash (one delivery action per key, the state
+// fingerprint sums the keys), so two such messages from one sender to one
+// node would be taken for copies of each other. In a correct run they
+// cannot both be in flight to one node (a ballot's node is the proposer it
+// is sent to), so no scenario is known to meet this.
+func TestScriptMessageHashKeepsBallotsApart(t *testing.T) {
+	t.Skip("known weakness: Msg.Hash folds Ballot.Node and AccBallot.Node into the same bits")
+	require.NotEqual(t, promise(ballot(2, 1), ballot(1, 0), 5).Hash(), promise(ballot(2, 0), ballot(1, 1), 5).Hash())
+	require.NotEqual(t, promise(ballot(256, 0), Ballot{}, 0).Hash(), promise(Ballot{}, ballot(1, 0), 0).Hash())
+}
