@@ -175,3 +175,28 @@ func TestScriptBugLeaseIgnoresSkew(t *testing.T) {
 		require.Equal(t, MsgAccept, sc.request(get(3, 3, 0))[0].m.Type)
 	}
 }
+
+// NoRetransmit: a leader sends each Accept once, and again only along with
+// a new proposal.
+func TestScriptBugNoRetransmit(t *testing.T) {
+	for _, bugs := range []paxos.Bugs{0, paxos.NoRetransmit} {
+		sc := started(t, 3, 0, Config{Keys: 2, Bugs: bugs})
+		sc.elect()
+		bal := sc.s.Ballot()
+		first := cput(3, 1, 0, "a")
+		sc.request(first)
+		sc.h.now += paxos.Time(sc.s.cfg.Retransmit)
+		out := sc.fire(timerHeartbeat)
+		resent := Msg{Type: MsgAccept, Ballot: bal, Slot: 1, Cmd: first}
+		if bugs == 0 {
+			require.Equal(t, append(sc.toPeers(resent), sc.toPeers(Msg{Type: MsgHeartbeat, Ballot: bal})...), out,
+				"the tick resends the lost accept")
+			continue
+		}
+		require.Equal(t, sc.toPeers(Msg{Type: MsgHeartbeat, Ballot: bal}), out, "the tick resends nothing")
+		second := Command{Op: OpPut, Key: 1, Client: 4, Seq: 1, Value: "b"}
+		out = sc.recv(4, Msg{Type: MsgRequest, Cmd: second})
+		require.Equal(t, append(sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 2, Cmd: second}), sc.toPeers(resent)...), out,
+			"only a new proposal takes the lost accept along")
+	}
+}
