@@ -1,0 +1,86 @@
+package multipaxos
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/paxos"
+)
+
+// A candidate this replica promised holds it off like a leader does; its own
+// campaign does not.
+func TestScriptPromisingToACandidateHoldsOffTheElection(t *testing.T) {
+	const et = 100 * ms
+	sc := started(t, 3, 1, Config{ElectionTimeout: paxos.Duration(et)})
+	heardAt := sc.h.now
+	sc.recv(2, Msg{Type: MsgPrepare, Ballot: b(1, 2), Slot: 1})
+	sc.h.now = heardAt + et - 1
+	require.Empty(t, sc.fire(timerElection))
+	require.Equal(t, "follower", sc.s.Role())
+
+	// Its own campaign: a stalled one is retried as soon as its timer
+	// fires, whatever the time.
+	sc = started(t, 3, 1, Config{ElectionTimeout: paxos.Duration(et)})
+	sc.recv(0, Msg{Type: MsgHeartbeat, Ballot: b(1, 0)})
+	sc.h.now += et
+	sc.fire(timerElection)
+	require.Equal(t, b(2, 1), sc.s.Ballot())
+	out := sc.fire(timerElection)
+	require.Equal(t, sc.toPeers(Msg{Type: MsgPrepare, Ballot: b(3, 1), Slot: 1}), out)
+}
+
+func TestScriptFollowerRedirectsToReplicaZero(t *testing.T) {
+	sc := started(t, 3, 2, Config{Keys: 1})
+	sc.recv(0, Msg{Type: MsgHeartbeat, Ballot: b(1, 0)})
+	require.Equal(t, []envelope{sc.to(3, Msg{Type: MsgRedirect, Leader: 0, Cmd: Command{Client: 3, Seq: 1}})},
+		sc.request(get(3, 1, 0)))
+}
+
+// With a quorum of one, a leader's proposal is decided as it is made (but
+// see TestScriptSingleReplicaDecidesAlone).
+func TestScriptQuorumOfOneDecidesOnPropose(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		bugs paxos.Bugs
+	}{{1, 0}, {3, paxos.MinorityQuorum}} {
+		sc := started(t, c.n, 0, Config{Keys: 1, Bugs: c.bugs})
+		require.Equal(t, 1, sc.s.quorum)
+		sc.campaign()
+		require.True(t, sc.s.IsLeader())
+		sc.clear()
+		cmd := cput(sc.client(), 1, 0, "v")
+		sc.request(cmd)
+		got, ok := sc.s.Decided(1)
+		require.True(t, ok, "n=%d", c.n)
+		require.Equal(t, cmd, got)
+	}
+	// A quorum of two does not.
+	sc := started(t, 3, 0, Config{Keys: 1})
+	sc.elect()
+	sc.request(cput(3, 1, 0, "v"))
+	_, ok := sc.s.Decided(1)
+	require.False(t, ok)
+}
+
+func TestScriptClusterSizeLimits(t *testing.T) {
+	h := newHarness(t, 64, 1, Config{}, ClientConfig{})
+	require.NotPanics(t, func() { NewServer(h.envs[0], Config{Replicas: 64}) })
+	require.NotPanics(t, func() { NewServer(h.envs[0], Config{Replicas: 1}) })
+	require.Panics(t, func() { NewServer(h.envs[0], Config{Replicas: 65}) })
+	s := NewServices(1, 0, 0)
+	s.Apply(Command{Op: OpGet, Client: 2, Seq: 1})
+	seq, _ := s.LastSeq(3)
+	require.Equal(t, Seq(0), seq, "one past the table")
+	seq, _ = s.LastSeq(2)
+	require.Equal(t, Seq(1), seq)
+}
+
+func TestScriptPromiseReportingAnAcceptanceAboveTheBallotIsABrokenPeer(t *testing.T) {
+	sc := started(t, 3, 0, Config{})
+	sc.campaign()
+	bal := sc.s.Ballot()
+	require.Panics(t, func() {
+		sc.recv(1, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 1, Ballot: b(bal.Round+1, 1), Cmd: Noop}}})
+	})
+}
