@@ -318,3 +318,12 @@ func TestScriptClientRefusesBadConfigurations(t *testing.T) {
 	bad(ClientConfig{Workload: Workload{Keys: 2, Commands: []Command{{Op: numOps}}}})
 	bad(ClientConfig{Workload: Workload{Ops: 2, Keys: 2, Commands: []Command{{Op: OpGet}}}})
 }
+
+func TestScriptClientFollowsARedirectToReplicaZero(t *testing.T) {
+	cs := newClientScript(t, ClientConfig{Home: 2, Workload: Workload{Ops: 1, Keys: 1}})
+	cs.c.Start()
+	e, _ := cs.issue(0, 0)
+	require.Equal(t, paxos.NodeID(1), e.to)
+	cs.c.Receive(1, Msg{Type: MsgRedirect, Leader: 0, Cmd: e.m.Cmd})
+	require.Equal(t, []envelope{req(0, e.m.Cmd)}, cs.out())
+}
