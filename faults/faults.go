@@ -93,7 +93,16 @@ type Plan struct {
 	// Spare are nodes (bit i: node i) a lasting fault never takes: the
 	// scenario keeps what liveness needs besides a majority (a proposer).
 	Spare uint64
+	// Extreme is the boundary-timing adversary: clocks skewed and drifting
+	// at their bounds with opposite signs on alternate nodes, latencies and
+	// nodes' timers at the edges of their ranges (the scenario applies the
+	// last two: sim.Network.Extreme, sim.World.Extremes).
+	Extreme bool
 }
+
+// ExtremeShare is the share of seeds the boundary-timing adversary takes in
+// every scenario.
+const ExtremeShare = sim.RateScale / 4
 
 // Limits bound what Draw may choose: which families are allowed and the
 // largest counts and rates.
@@ -148,6 +157,7 @@ func Draw(src sim.Source, l Limits) Plan {
 		p.SkewMax = l.SkewMax
 		p.DriftMaxPPM = l.DriftMaxPPM
 	}
+	p.Extreme = sim.Chance(src, ExtremeShare)
 	return p
 }
 
@@ -172,6 +182,9 @@ func (p Plan) String() string {
 	if p.SkewMax > 0 || p.DriftMaxPPM > 0 {
 		fmt.Fprintf(&b, " skew<=%dµs drift<=%dppm", p.SkewMax, p.DriftMaxPPM)
 	}
+	if p.Extreme {
+		b.WriteString(" timing=extreme")
+	}
 	return b.String()
 }
 
@@ -195,10 +208,16 @@ func Schedule(t Target, src sim.Source, p Plan, nodes []sim.NodeID, start, heal 
 		})
 	}
 	if p.SkewMax > 0 || p.DriftMaxPPM > 0 {
-		for _, id := range nodes {
+		for i, id := range nodes {
 			c := sim.Clock{
 				Offset:   sim.Duration(sim.Between(src, 0, 2*uint64(p.SkewMax))) - p.SkewMax,
 				DriftPPM: int32(sim.Between(src, 0, 2*uint64(p.DriftMaxPPM))) - p.DriftMaxPPM,
+			}
+			if p.Extreme {
+				// Worst case at once: every clock at its bounds, ahead and
+				// fast on one node, behind and slow on the next.
+				sign := sim.Duration(1 - 2*(i%2))
+				c = sim.Clock{Offset: sign * p.SkewMax, DriftPPM: int32(sign) * p.DriftMaxPPM}
 			}
 			t.SetClock(id, c)
 		}
@@ -360,8 +379,9 @@ func shuffled(src sim.Source, nodes []sim.NodeID) []sim.NodeID {
 // ClockSteps schedules up to max clock steps in [0, heal): a node's clock
 // jumps to a new offset within the skew bound, as NTP does when it steps
 // rather than slews. Schedule only sets clocks once, and a lease protocol
-// must also survive a clock that jumps by 2*skew.
-func ClockSteps(t Target, src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, heal sim.Time) {
+// must also survive a clock that jumps by 2*skew. Under the boundary-timing
+// adversary (extreme) every step goes to a bound.
+func ClockSteps(t Target, src sim.Source, nodes []sim.NodeID, max int, skew sim.Duration, extreme bool, heal sim.Time) {
 	if max == 0 || skew == 0 || heal <= 0 || len(nodes) == 0 {
 		return // no window to step in, or nothing to step
 	}
@@ -370,6 +390,9 @@ func ClockSteps(t Target, src sim.Source, nodes []sim.NodeID, max int, skew sim.
 		id := nodes[src.Choose(uint64(len(nodes)))]
 		at := sim.Time(src.Choose(uint64(heal)))
 		offset := sim.Duration(sim.Between(src, 0, 2*uint64(skew))) - skew
+		if extreme {
+			offset = sim.Duration(sim.Edge(src, 0, 2*uint64(skew))) - skew
+		}
 		t.At(at, fmt.Sprintf("clock n%d steps to offset %dµs", id, offset), func() {
 			c := t.ClockOf(id)
 			c.Offset = offset

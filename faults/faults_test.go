@@ -143,5 +143,5 @@ func TestZeroBoundsDrawNothing(t *testing.T) {
 		require.Zero(t, p.Partitions)
 	}
 	w := sim.NewWorld(3, sim.NewPRNG(1), func(env *sim.Env[nop]) sim.Node[nop] { return idle{} })
-	require.NotPanics(t, func() { ClockSteps(w, sim.NewPRNG(1), []sim.NodeID{0, 1, 2}, 3, sim.Millisecond, 0) })
+	require.NotPanics(t, func() { ClockSteps(w, sim.NewPRNG(1), []sim.NodeID{0, 1, 2}, 3, sim.Millisecond, false, 0) })
 }

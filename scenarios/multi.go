@@ -272,6 +272,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	}
 	w := sim.NewWorld(n+clients, src, newNode)
 	w.Net.Latency = spec.latency
+	w.Net.Extreme, w.Extremes = plan.Extreme, plan.Extreme
 	if opts.Trace {
 		res.Trace = w.Trace()
 	}
@@ -287,7 +288,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	w.Note(func() string { return "plan " + res.Params })
 	r.lost = faults.Schedule(w, src, plan, nodes, 0, heal)
 	if plan.Families&faults.ClockSkew != 0 {
-		faults.ClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, heal)
+		faults.ClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, plan.Extreme, heal)
 	}
 	r.scheduleLeaderCuts(src, heal)
 	w.Boot()

@@ -121,14 +121,15 @@ func TestTimedWorkloadStopsWithoutMovingTheRun(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		full := s.Run(sim.NewPRNG(seed), Options{Trace: true})
 		lines := full.Trace.Lines()
-		// The first line drew the replicas, the clients, the lease and the
-		// time the clients stop (in ms, from 1).
+		// The first line drew the replicas, the clients, the lease,
+		// whether timing is extreme (the boundary adversary) and the time
+		// the clients stop (in ms, from 1).
 		require.Equal(t, "begin", lines[0].Text)
-		require.Len(t, lines[0].Choices, 4)
+		require.Len(t, lines[0].Choices, 5)
 		vals := consumed(full.Trace.Choices())
-		require.Equal(t, lines[0].Choices, vals[:4])
-		vals[3] /= 2
-		stop := sim.Time(vals[3]+1) * sim.Time(sim.Millisecond)
+		require.Equal(t, lines[0].Choices, vals[:5])
+		vals[4] /= 2
+		stop := sim.Time(vals[4]+1) * sim.Time(sim.Millisecond)
 		short := s.Run(&sim.Replay{Values: vals}, Options{Trace: true})
 		require.Nil(t, short.Violation, "seed %d", seed)
 		before := func(ls []sim.Line) []sim.Line {

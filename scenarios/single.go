@@ -146,6 +146,7 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	values := proposals(props)
 	w := sim.NewWorld(n, src, singleNodes(paxos.SingleConfig{Bugs: opts.Bugs, RetryBase: retry}, props))
 	w.Net.Latency = latency
+	w.Net.Extreme, w.Extremes = plan.Extreme, plan.Extreme
 	if opts.Trace {
 		res.Trace = w.Trace()
 	}

@@ -18,6 +18,9 @@ type Network struct {
 	Latency  Latency
 	DropRate Rate
 	DupRate  Rate
+	// Extreme draws every latency at an edge of its range, shortest or
+	// longest (the boundary-timing adversary), instead of uniformly.
+	Extreme bool
 
 	n    int
 	cut  []bool // cut[from*n+to]: from cannot reach to
@@ -40,7 +43,13 @@ func (net *Network) latency(s Source) Duration {
 		panic(fmt.Sprintf("sim: latency range [%d, %d] is empty", l.Min, l.Max))
 	}
 	if l.TailRate > 0 && l.TailMax > l.Max && Chance(s, l.TailRate) {
+		if net.Extreme {
+			return l.TailMax
+		}
 		return Duration(Between(s, uint64(l.Max+1), uint64(l.TailMax)))
+	}
+	if net.Extreme {
+		return Duration(Edge(s, uint64(l.Min), uint64(l.Max)))
 	}
 	return Duration(Between(s, uint64(l.Min), uint64(l.Max)))
 }

@@ -165,3 +165,12 @@ func (r *Replay) Choose(n uint64) uint64 {
 	}
 	return v
 }
+
+// Edge draws lo or hi, lo at the plain outcome: a value at an edge of the
+// range, for the boundary-timing adversary.
+func Edge(s Source, lo, hi uint64) uint64 {
+	if s.Choose(2) == 0 {
+		return lo
+	}
+	return hi
+}

@@ -124,6 +124,12 @@ type World[M Message] struct {
 	// states). It must not change the world.
 	OnFault func(f Fault, node, peer NodeID)
 	booted  bool
+
+	// Extremes makes nodes' random draws (timeouts, backoffs, think times)
+	// land on the edges of their ranges until the fair randomness of the
+	// liveness phase: the boundary-timing adversary. Net.Extreme does the
+	// same for latencies.
+	Extremes bool
 }
 
 // Fault is a kind of fault, as it struck one node or one message.
@@ -564,6 +570,9 @@ func (e *Env[M]) Rand(n uint64) uint64 {
 	}
 	if e.w.fair != nil {
 		return e.w.fair.Choose(n)
+	}
+	if e.w.Extremes && n > 1 {
+		return Edge(e.w.src, 0, n-1) // timers at the edges of their windows
 	}
 	return e.w.src.Choose(n)
 }
