@@ -1236,3 +1236,23 @@ func TestScriptMessageHashKeepsBallotsApart(t *testing.T) {
 	require.NotEqual(t, promise(ballot(2, 1), ballot(1, 0), 5).Hash(), promise(ballot(2, 0), ballot(1, 1), 5).Hash())
 	require.NotEqual(t, promise(ballot(256, 0), Ballot{}, 0).Hash(), promise(Ballot{}, ballot(1, 0), 0).Hash())
 }
+
+// Bug even-quorum is catalogued with the Multi-Paxos bugs, but a single-
+// decree node sizes its quorums with QuorumSize too: in an even cluster
+// half the nodes suffice, in an odd one nothing changes.
+func TestScriptBugEvenQuorum(t *testing.T) {
+	for _, tc := range []struct{ n, quorum int }{{2, 1}, {3, 2}, {4, 2}, {5, 3}, {6, 3}} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			s := newScript(t, tc.n, 0, SingleConfig{Propose: 7, Bugs: EvenQuorum})
+			b := s.propose()
+			for from := range tc.quorum - 1 {
+				s.expect(NodeID(from), promise(b, Ballot{}, 0))
+			}
+			s.expect(NodeID(tc.n-1), promise(b, Ballot{}, 0), broadcastTo(tc.n, accept(b, 7))...)
+			for from := range tc.quorum - 1 {
+				s.expect(NodeID(from), acceptedMsg(b, 7))
+			}
+			s.expect(NodeID(tc.n-1), acceptedMsg(b, 7), appendRec(decisionRecord{V: 7}), syncDisk(), cancelTimer(TimerPropose), cancelTimer(TimerLearn))
+		})
+	}
+}
