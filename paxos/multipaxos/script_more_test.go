@@ -84,3 +84,24 @@ func TestScriptPromiseReportingAnAcceptanceAboveTheBallotIsABrokenPeer(t *testin
 		sc.recv(1, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 1, Ballot: b(bal.Round+1, 1), Cmd: Noop}}})
 	})
 }
+
+func TestScriptFreshFollowerKnowsNoLeader(t *testing.T) {
+	for id := 0; id < 3; id++ {
+		sc := started(t, 3, id, Config{Keys: 1})
+		require.Equal(t, paxos.NodeID(-1), sc.s.leader)
+		require.Empty(t, sc.request(get(3, 1, 0)), "replica %d: nobody to redirect to", id)
+	}
+}
+
+// Without leases a restarted replica refuses nobody, even if its clock
+// jumps back.
+func TestScriptRestartWithoutLeasesGrantsNothing(t *testing.T) {
+	sc := newScript(t, 3, 1, Config{})
+	sc.env.disk.recs = []any{promiseRecord{B: b(1, 0)}}
+	sc.env.disk.synced = 1
+	sc.s.Start()
+	sc.clear()
+	sc.env.offset = -ms
+	require.Equal(t, []envelope{sc.to(2, Msg{Type: MsgPromise, Ballot: b(2, 2), Slot: 1})},
+		sc.recv(2, Msg{Type: MsgPrepare, Ballot: b(2, 2), Slot: 1}))
+}
