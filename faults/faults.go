@@ -102,7 +102,7 @@ type Plan struct {
 
 // ExtremeShare is the share of seeds the boundary-timing adversary takes in
 // every scenario.
-const ExtremeShare = sim.RateScale / 4
+const ExtremeShare = sim.RateScale / 8
 
 // Limits bound what Draw may choose: which families are allowed and the
 // largest counts and rates.

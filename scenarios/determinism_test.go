@@ -35,7 +35,9 @@ func (l *leaky) Choose(n uint64) uint64 {
 	if n > 1 {
 		l.n++
 		if l.n == l.at {
-			v = (v + l.leak()) % n
+			// Half the range per run: a leak that moves a rate or a
+			// latency by one unit would rarely show.
+			v = (v + l.leak()*(n/2+1)) % n
 		}
 	}
 	return v
