@@ -105,3 +105,24 @@ func TestScriptRestartWithoutLeasesGrantsNothing(t *testing.T) {
 	require.Equal(t, []envelope{sc.to(2, Msg{Type: MsgPromise, Ballot: b(2, 2), Slot: 1})},
 		sc.recv(2, Msg{Type: MsgPrepare, Ballot: b(2, 2), Slot: 1}))
 }
+
+// A candidate has forgotten the leader it followed: it redirects nobody.
+func TestScriptCandidateKnowsNoLeader(t *testing.T) {
+	sc := started(t, 3, 2, Config{Keys: 1})
+	sc.recv(0, Msg{Type: MsgHeartbeat, Ballot: b(1, 0)})
+	sc.campaign()
+	sc.clear()
+	require.Equal(t, "candidate", sc.s.Role())
+	require.Empty(t, sc.request(get(3, 1, 0)))
+}
+
+// The log holds exactly the slots written to it.
+func TestScriptLogGrowsToTheSlotWritten(t *testing.T) {
+	sc := started(t, 3, 1, Config{Keys: 1})
+	require.Equal(t, Slot(0), sc.s.top)
+	for _, slot := range []Slot{1, 3, pageSlots, pageSlots + 1, 2} {
+		sc.recv(0, Msg{Type: MsgAccept, Ballot: b(1, 0), Slot: slot, Cmd: cput(3, Seq(slot), 0, "v")})
+	}
+	require.Equal(t, Slot(pageSlots+1), sc.s.top)
+	require.Len(t, sc.s.pages, 2)
+}
