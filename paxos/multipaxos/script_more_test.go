@@ -126,3 +126,24 @@ func TestScriptLogGrowsToTheSlotWritten(t *testing.T) {
 	require.Equal(t, Slot(pageSlots+1), sc.s.top)
 	require.Len(t, sc.s.pages, 2)
 }
+
+// A candidate whose own acceptor is held back by a lease it granted wins on
+// the promises of others alone, and takes the ballot itself when it leads.
+// What its own acceptor holds and no promise reported is not proposed again.
+func TestScriptCandidateHeldBackByItsOwnGrant(t *testing.T) {
+	sc := started(t, 3, 0, leaseConfig(0))
+	x := cput(3, 1, 0, "x")
+	sc.recv(1, Msg{Type: MsgHeartbeat, Ballot: b(1, 1), Stamp: 1})
+	sc.recv(1, Msg{Type: MsgAccept, Ballot: b(1, 1), Slot: 2, Cmd: x})
+	sc.clear()
+	out := sc.campaign()
+	require.Equal(t, sc.toPeers(Msg{Type: MsgPrepare, Ballot: b(2, 0), Slot: 1}), out)
+	require.Equal(t, b(1, 1), sc.s.Promised(), "its own acceptor did not promise")
+	require.Empty(t, sc.recv(1, Msg{Type: MsgPromise, Ballot: b(2, 0), Slot: 1}))
+	out = sc.recv(2, Msg{Type: MsgPromise, Ballot: b(2, 0), Slot: 1})
+	require.True(t, sc.s.IsLeader())
+	require.Equal(t, b(2, 0), sc.s.Promised())
+	require.Equal(t, sc.toPeers(Msg{Type: MsgHeartbeat, Ballot: b(2, 0), Stamp: sc.h.now}), out)
+	require.Equal(t, []Event{{Kind: EvLeader, Ballot: b(2, 0)}}, sc.events())
+	require.Equal(t, Slot(1), sc.s.next)
+}
