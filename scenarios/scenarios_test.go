@@ -249,3 +249,25 @@ func BenchmarkSingleDecree(b *testing.B) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(events)/float64(b.N), "events/seed")
 }
+
+// A sweep bounded by MaxFailures stops at the same run for any number of
+// workers: the first failures in (scenario, seed) order, and every run
+// before the last of them.
+func TestSweepStopsAtTheFirstFailuresInSeedOrder(t *testing.T) {
+	s, err := Lookup("single/dueling")
+	require.NoError(t, err)
+	full := (&Sweep{Scenarios: []*Scenario{s}, First: 1, Count: 200, Bugs: paxos.IgnoreAccepted}).Run()
+	require.Greater(t, len(full.Failures), 3)
+	for _, workers := range []int{1, 2, 7} {
+		for _, max := range []int{1, 3} {
+			sum := (&Sweep{Scenarios: []*Scenario{s}, First: 1, Count: 200, Bugs: paxos.IgnoreAccepted, MaxFailures: max, Workers: workers}).Run()
+			require.Len(t, sum.Failures, max)
+			last := full.Failures[max-1].Seed
+			require.Equal(t, full.Failures[:max], sum.Failures, "workers %d", workers)
+			require.Equal(t, last, sum.Runs, "workers %d: runs up to seed %d", workers, last)
+		}
+	}
+	none := (&Sweep{Scenarios: []*Scenario{s}, First: 1, Count: 50, MaxFailures: 1}).Run()
+	require.Equal(t, uint64(50), none.Runs)
+	require.Empty(t, none.Failures)
+}

@@ -29,6 +29,11 @@ type Sweep struct {
 	// runs differ as a "nondeterminism" failure naming the first event
 	// where they part (see CheckDeterminism).
 	CheckDeterminism bool
+	// MaxFailures stops the sweep once this many seeds have failed (0: no
+	// limit). Runs go in (scenario, seed) order, block by block, and the
+	// summary ends at the run that made the last failure kept: the same
+	// for any number of workers.
+	MaxFailures int
 
 	// Progress counters, safe to read while Run works.
 	Done       atomic.Uint64
@@ -94,6 +99,9 @@ func (s *Sweep) Run() Summary {
 	if uint64(workers) > total {
 		workers = int(max(total, 1)) // a worker per run at most: each holds a summary
 	}
+	if s.MaxFailures > 0 {
+		return s.runBounded(workers, total)
+	}
 	var next atomic.Uint64
 	parts := make([]Summary, workers)
 	var wg sync.WaitGroup
@@ -106,34 +114,7 @@ func (s *Sweep) Run() Summary {
 				if job >= total {
 					return
 				}
-				sc := s.Scenarios[job/s.Count]
-				seed := s.First + job%s.Count
-				opts := Options{Bugs: s.Bugs, Set: s.Set}
-				res := sc.Run(s.Strategy.Source(seed), opts)
-				part.Runs++
-				part.Events += res.Events
-				part.Digest += RunDigest(sc.Name, seed, res.Digest)
-				if len(sc.Features) > 0 {
-					part.cover(sc.Name, res.Coverage)
-				}
-				if s.CheckDeterminism {
-					if again := sc.Run(s.Strategy.Source(seed), opts); !SameRun(res, again) {
-						d := explainDivergence(sc, seed, s.Strategy, opts, res, again)
-						part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Divergence: d,
-							Violation: &checker.Violation{Kind: KindNondeterminism, Time: int64(d.At), Message: d.Error()}})
-						s.Violations.Add(1)
-						s.Done.Add(1)
-						continue
-					}
-				}
-				switch {
-				case res.Violation != nil:
-					part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Violation: res.Violation})
-					s.Violations.Add(1)
-				case res.Inconclusive != "":
-					part.Inconclusive = append(part.Inconclusive, Failure{Scenario: sc.Name, Seed: seed, Inconclusive: res.Inconclusive})
-				}
-				s.Done.Add(1)
+				s.runJob(job, part)
 			}
 		}(&parts[w])
 	}
@@ -190,4 +171,73 @@ func sortFailures(f []Failure) []Failure {
 		return f[i].Seed < f[j].Seed
 	})
 	return f
+}
+
+// runJob runs one (scenario, seed) job into part.
+func (s *Sweep) runJob(job uint64, part *Summary) {
+	sc := s.Scenarios[job/s.Count]
+	seed := s.First + job%s.Count
+	opts := Options{Bugs: s.Bugs, Set: s.Set}
+	res := sc.Run(s.Strategy.Source(seed), opts)
+	part.Runs++
+	part.Events += res.Events
+	part.Digest += RunDigest(sc.Name, seed, res.Digest)
+	if len(sc.Features) > 0 {
+		part.cover(sc.Name, res.Coverage)
+	}
+	if s.CheckDeterminism {
+		if again := sc.Run(s.Strategy.Source(seed), opts); !SameRun(res, again) {
+			d := explainDivergence(sc, seed, s.Strategy, opts, res, again)
+			part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Divergence: d,
+				Violation: &checker.Violation{Kind: KindNondeterminism, Time: int64(d.At), Message: d.Error()}})
+			s.Violations.Add(1)
+			s.Done.Add(1)
+			return
+		}
+	}
+	switch {
+	case res.Violation != nil:
+		part.Failures = append(part.Failures, Failure{Scenario: sc.Name, Seed: seed, Violation: res.Violation})
+		s.Violations.Add(1)
+	case res.Inconclusive != "":
+		part.Inconclusive = append(part.Inconclusive, Failure{Scenario: sc.Name, Seed: seed, Inconclusive: res.Inconclusive})
+	}
+	s.Done.Add(1)
+}
+
+// runBounded is Run with MaxFailures: blocks of jobs run in parallel, then
+// fold in job order, so the sweep stops at the same run whatever the
+// workers.
+func (s *Sweep) runBounded(workers int, total uint64) Summary {
+	const block = 4096
+	var sum Summary
+	results := make([]Summary, block)
+	for lo := uint64(0); lo < total; lo += block {
+		hi := min(lo+block, total)
+		var next atomic.Uint64
+		next.Store(lo)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					job := next.Add(1) - 1
+					if job >= hi {
+						return
+					}
+					results[job-lo] = Summary{}
+					s.runJob(job, &results[job-lo])
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range hi - lo {
+			sum.Merge(results[i])
+			if len(sum.Failures) >= s.MaxFailures {
+				return sum
+			}
+		}
+	}
+	return sum
 }

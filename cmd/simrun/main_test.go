@@ -368,3 +368,41 @@ func TestRunFailsWhenADeclaredPairIsNeverReached(t *testing.T) {
 	require.Equal(t, []string{"crash×leader"}, rep.Coverage[0].Missing)
 	require.Zero(t, rep.Coverage[0].Seeds["crash×leader"])
 }
+
+// A sweep with thousands of failures writes a handful of files: traces for
+// the first ten and the first of every other kind, and failures.txt listing
+// them all; -fail-fast stops at the first failing seed in seed order for any
+// worker count; -bug alone runs the catalogue's budget and stops at the
+// first failure; a bug that no seed shows is reported as escaped.
+func TestSweepsThatScale(t *testing.T) {
+	dir := t.TempDir()
+	code, rep := runJSON(t, "run", "-scenario", "multi/kv", "-bug", "no-dedup", "-seeds", "300", "-out", dir)
+	require.Equal(t, exitViolation, code)
+	require.Greater(t, len(rep.Violations), 200)
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(files), 12, "a capped sweep writes a handful of files")
+	list, err := os.ReadFile(filepath.Join(dir, "failures.txt"))
+	require.NoError(t, err)
+	require.Equal(t, len(rep.Violations), strings.Count(string(list), "\n"), "failures.txt lists every failing seed")
+
+	var first []uint64
+	for _, w := range []string{"1", "2", "5"} {
+		code, rep := runJSON(t, "run", "-scenario", "single/dueling", "-bug", "accept-lower-ballot", "-seeds", "500", "-fail-fast", "-workers", w, "-out", t.TempDir())
+		require.Equal(t, exitViolation, code)
+		require.Len(t, rep.Violations, 1)
+		require.True(t, rep.Stopped)
+		first = append(first, rep.Violations[0].Seed, rep.Runs)
+	}
+	require.Equal(t, []uint64{first[0], first[1], first[0], first[1], first[0], first[1]}, first, "seed and runs do not depend on workers")
+
+	code, rep = runJSON(t, "run", "-bug", "stale-promise", "-out", t.TempDir())
+	require.Equal(t, exitViolation, code)
+	require.Len(t, rep.Violations, 1)
+	require.Contains(t, rep.Hunt, "stale-promise in 20000 seeds of single/swarm")
+
+	code, stdout, _ := simrun(t, "run", "-bug", "nack-quorum", "-scenario", "single/basic", "-seeds", "20", "-q", "-out", t.TempDir())
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stdout, "ESCAPED: nack-quorum switched on, and no seed failed")
+	requireUsageError(t, "-traces", "run", "-traces", "some", "-seeds", "1")
+}

@@ -47,6 +47,8 @@ type runReport struct {
 	Inconclusive     []violationJSON `json:"inconclusive"`
 	Digest           string          `json:"digest"`
 	Coverage         []coverageJSON  `json:"coverage,omitempty"`
+	Stopped          bool            `json:"stopped_early,omitempty"`
+	Hunt             string          `json:"hunt,omitempty"`
 	WallSeconds      float64         `json:"wall_seconds"`
 	RunsPerSecond    float64         `json:"runs_per_second"`
 	EventsPerSecond  float64         `json:"events_per_second"`
@@ -117,7 +119,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	bugName := fs.String("bug", "", "switch on a catalogued bug (simrun bugs lists them)")
 	outDir := fs.String("out", "failures", "directory for the traces of failing seeds")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
-	maxTraces := fs.Int("traces", 0, "write traces for at most this many failing seeds (0: every failing seed)")
+	tracesFlag := fs.String("traces", "10", "write traces for the first N failing seeds and the first of every other violation kind; all: every failing seed")
+	maxFailures := fs.Int("max-failures", 0, "stop the sweep once this many seeds failed, the first in (scenario, seed) order (0: no limit)")
+	failFast := fs.Bool("fail-fast", false, "stop at the first failing seed (-max-failures 1)")
 	quiet := fs.Bool("q", false, "no progress line")
 	shardFlag := fs.String("shard", "", "run only shard I of N (1 <= I <= N) of the seed range: a contiguous block of it, so N machines cover the range exactly once")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
@@ -136,6 +140,20 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if *seeds == 0 {
 		return exitUsage, fail("run: -seeds must be at least 1")
+	}
+	maxTraces, allTraces := 0, *tracesFlag == "all"
+	if !allTraces {
+		n, err := strconv.Atoi(*tracesFlag)
+		if err != nil || n < 0 {
+			return exitUsage, fail("run: -traces %q: want a count of failing seeds, or all", *tracesFlag)
+		}
+		maxTraces = n
+	}
+	if *maxFailures < 0 {
+		return exitUsage, fail("run: -max-failures must be at least 0")
+	}
+	if *failFast {
+		*maxFailures = 1
 	}
 	if *workers < 0 || *workers > maxRunWorkers {
 		return exitUsage, fail("run: -workers must be in [0, %d] (0: GOMAXPROCS)", maxRunWorkers)
@@ -156,6 +174,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	bugs, err := paxos.ParseBugs(*bugName)
 	if err != nil {
 		return exitUsage, fail("run: %v", err)
+	}
+	// -bug NAME alone means "show me": the catalogue's seed budget for the
+	// bug's hunt scenario, stopping at the first failure.
+	hunt, hunting := scenarios.HuntFor(*bugName)
+	hunting = hunting && !flagGiven(fs, "scenario") && !flagGiven(fs, "seeds")
+	if hunting {
+		*seeds = uint64(hunt.Seeds)
+		if !flagGiven(fs, "max-failures") && !*failFast {
+			*maxFailures = 1
+		}
 	}
 	list := *scenarioList
 	if list == "" && flagGiven(fs, "scenario") {
@@ -197,7 +225,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	sw := &scenarios.Sweep{Scenarios: scs, First: runFirst, Count: runCount, Workers: *workers, Bugs: bugs, CheckDeterminism: *checkDet,
-		Set: *set, Strategy: strategy}
+		Set: *set, Strategy: strategy, MaxFailures: *maxFailures}
 	total := uint64(len(scs)) * runCount
 	start := time.Now()
 	stop := showProgress(stderr, *quiet, sw, total, start)
@@ -218,9 +246,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	for _, s := range scs {
 		rep.Scenarios = append(rep.Scenarios, s.Name)
 	}
+	kinds := map[string]bool{} // (scenario, kind) pairs with a trace
+	shrunk := 0
 	for i, f := range sum.Failures {
 		v := violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: f.Violation.Kind, Message: f.Violation.Message, Time: f.Violation.Time}
-		if *maxTraces <= 0 || i < *maxTraces {
+		kind := f.Scenario + " " + f.Violation.Kind
+		if allTraces || i < maxTraces || !kinds[kind] {
+			kinds[kind] = true
 			var err error
 			if f.Divergence != nil {
 				err = writeDivergence(&v, *outDir, f.Divergence)
@@ -230,7 +262,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			if err != nil {
 				return exitUsage, err
 			}
-			if *doShrink && f.Divergence == nil && i < shrinkMax {
+			if *doShrink && f.Divergence == nil && shrunk < shrinkMax {
+				shrunk++
 				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
 			}
 		}
@@ -238,6 +271,15 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	for _, f := range sum.Inconclusive {
 		rep.Inconclusive = append(rep.Inconclusive, violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: "inconclusive", Message: f.Inconclusive})
+	}
+	if len(sum.Failures) > 0 {
+		if err := writeFailureList(*outDir, rep.Violations); err != nil {
+			return exitUsage, err
+		}
+	}
+	rep.Stopped = *maxFailures > 0 && len(sum.Failures) >= *maxFailures && sum.Runs < total
+	if hunting {
+		rep.Hunt = fmt.Sprintf("%s in %d seeds of %s", *bugName, hunt.Seeds, hunt.Scenario)
 	}
 	// A scenario's coverage promises are judged on an unsharded sweep of
 	// the correct protocol long enough to tell (a bug may end runs early).
@@ -435,8 +477,24 @@ func printReport(out io.Writer, rep runReport) {
 	if traced > shown {
 		fmt.Fprintf(out, "traces of all %d traced failing seeds are in %s\n", traced, filepath.Dir(rep.Violations[0].Trace))
 	}
+	if len(rep.Violations) > shown {
+		printKinds(out, rep.Violations)
+	}
 	for _, v := range rep.Inconclusive {
 		fmt.Fprintf(out, "INCONCLUSIVE %s seed %d: %s\n", v.Scenario, v.Seed, v.Message)
+	}
+	if rep.Stopped {
+		fmt.Fprintf(out, "stopped early at %d failing seeds (-max-failures): the first in seed order\n", len(rep.Violations))
+	}
+	if len(rep.Violations) > 0 && rep.Violations[0].Trace != "" {
+		fmt.Fprintf(out, "every failing seed is listed in %s\n", filepath.Join(filepath.Dir(rep.Violations[0].Trace), "failures.txt"))
+	}
+	if rep.Bug != "none" && len(rep.Violations) == 0 && len(rep.Inconclusive) == 0 {
+		what := "bug " + rep.Bug
+		if rep.Hunt != "" {
+			what = rep.Hunt
+		}
+		fmt.Fprintf(out, "ESCAPED: %s switched on, and no seed failed (%s)\n", rep.Bug, what)
 	}
 	verdict := "ok"
 	switch {
@@ -604,4 +662,45 @@ func sortedLike(names, order []string) []string {
 		return a < b
 	})
 	return names
+}
+
+// writeFailureList writes every failing seed, one line each, to
+// DIR/failures.txt: the whole list, however few traces were written.
+func writeFailureList(dir string, vs []violationJSON) error {
+	var b strings.Builder
+	for _, v := range vs {
+		fmt.Fprintf(&b, "%s %d %s %s\n", v.Scenario, v.Seed, v.Kind, v.Message)
+	}
+	path := filepath.Join(dir, "failures.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fail("run: %v", err)
+	}
+	return nil
+}
+
+// printKinds groups failures by scenario and violation kind: how many, the
+// first seed, and one replay command each.
+func printKinds(out io.Writer, vs []violationJSON) {
+	type group struct {
+		scenario, kind string
+		count          int
+		first          violationJSON
+	}
+	var groups []*group
+	for _, v := range vs {
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.scenario == v.Scenario && g.kind == v.Kind })
+		if i < 0 {
+			groups = append(groups, &group{scenario: v.Scenario, kind: v.Kind, first: v})
+			i = len(groups) - 1
+		}
+		groups[i].count++
+	}
+	fmt.Fprintf(out, "failures by kind:\n")
+	for _, g := range groups {
+		replay := "(no trace written)"
+		if g.first.Replay != "" {
+			replay = g.first.Replay
+		}
+		fmt.Fprintf(out, "  %-20s %-22s %6d seeds, first %d: %s\n", g.scenario, g.kind, g.count, g.first.Seed, replay)
+	}
 }
