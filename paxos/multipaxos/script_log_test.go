@@ -111,36 +111,46 @@ func reply(c Command, r Result) Msg {
 }
 
 func TestScriptLeaderWindowQueueAndDuplicates(t *testing.T) {
-	sc := started(t, 3, 0, Config{Keys: 4, Window: 2, MaxQueue: 1})
+	sc := started(t, 3, 0, Config{Keys: 4, Window: 2, MaxQueue: 2})
 	sc.elect()
 	bal := sc.s.Ballot()
 	cl := sc.client()
-	c := []Command{{}, cput(cl, 1, 0, "1"), cput(cl, 2, 1, "2"), cput(cl, 3, 2, "3"), cput(cl, 4, 3, "4")}
+	c := []Command{{}, cput(cl, 1, 0, "1"), cput(cl, 2, 1, "2"), cput(cl, 3, 2, "3"), cput(cl, 4, 3, "4"), cput(cl, 5, 3, "5")}
 
 	require.Equal(t, sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 1, Cmd: c[1]}), sc.request(c[1]))
+	require.Empty(t, sc.request(c[1]), "in flight already")
+	require.Empty(t, sc.s.queue)
 	require.Equal(t, sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 2, Cmd: c[2]}), sc.request(c[2]))
 	require.Empty(t, sc.request(c[3]), "beyond the window: queued")
-	require.Empty(t, sc.request(c[4]), "the queue is full: dropped")
-	require.Empty(t, sc.request(c[1]), "in flight already")
+	require.Equal(t, []Command{c[3]}, sc.s.queue)
 	require.Empty(t, sc.request(c[3]), "queued already")
+	require.Equal(t, []Command{c[3]}, sc.s.queue)
+	require.Empty(t, sc.request(c[4]), "queued too")
+	require.Equal(t, []Command{c[3], c[4]}, sc.s.queue)
+	require.Empty(t, sc.request(c[5]), "the queue is full: dropped")
+	require.Equal(t, []Command{c[3], c[4]}, sc.s.queue)
 	require.Len(t, sc.written(), 2)
 	require.Equal(t, Slot(3), sc.s.next)
 
-	// Slot 1 decided: it is applied and answered, and the queued command
-	// takes the slot the window frees.
+	// Slot 1 decided: it is applied and answered, and the first queued
+	// command takes the slot the window frees.
 	out := sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1})
 	require.Equal(t, append([]envelope{sc.to(cl, reply(c[1], Result{OK: true}))},
 		sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 3, Cmd: c[3], Commit: 1})...), out)
-	require.Empty(t, sc.request(c[4]), "the queue has room again, but the window is full")
 	require.Equal(t, []Command{c[4]}, sc.s.queue)
+	require.Empty(t, sc.request(c[5]), "the queue has room again, but the window is full")
+	require.Equal(t, []Command{c[4], c[5]}, sc.s.queue)
 
 	// A retry of an applied command is answered from the session table,
 	// without a slot; an older one is ignored.
 	require.Equal(t, []envelope{sc.to(cl, reply(c[1], Result{OK: true}))}, sc.request(c[1]))
-	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2})
+	out = sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2})
+	require.Equal(t, append([]envelope{sc.to(cl, reply(c[2], Result{OK: true}))},
+		sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 4, Cmd: c[4], Commit: 2})...), out)
 	sc.clear()
 	require.Empty(t, sc.request(c[1]), "the client has moved on")
 	require.Equal(t, Slot(5), sc.s.next)
+	require.Equal(t, []Command{c[5]}, sc.s.queue)
 }
 
 func TestScriptLeaderAppliesInSlotOrder(t *testing.T) {
