@@ -204,8 +204,9 @@ func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v pa
 // Clone returns an independent copy of the checker, history included: the
 // exhaustive search carries one per state.
 func (c *SingleDecree) Clone() *SingleDecree {
+	// Both sides share the tables now: whichever writes first copies.
+	c.nodesShared, c.accShared = true, true
 	d := *c
-	d.nodesShared, d.accShared = true, true
 	return &d
 }
 

@@ -476,7 +476,6 @@ func TestSingleDecreeCloneIsIndependent(t *testing.T) {
 // until Clone marks both sides (or its comment says only the copy is
 // independent).
 func TestSingleDecreeCloneIsIndependentOfTheOriginal(t *testing.T) {
-	t.Skip("known bug: SingleDecree.Clone leaves the original writing into tables the clone shares")
 	b1 := bal(1, 0)
 	c := NewSingleDecree(3, []paxos.Value{10})
 	observe(t, c, acceptAll(b1, 10, 0)...)

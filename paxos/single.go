@@ -28,8 +28,10 @@ type Msg struct {
 
 // Hash folds every field, for the simulator's run digest.
 func (m Msg) Hash() uint64 {
-	h := uint64(m.Type)<<56 ^ uint64(m.Ballot.Round)<<24 ^ uint64(uint32(m.Ballot.Node))
-	h = Mix64(h ^ uint64(m.AccBallot.Round)<<32 ^ uint64(uint32(m.AccBallot.Node)))
+	// Each ballot gets a mix of its own: folded into the same word, two
+	// ballots' fields could cancel (the untimed view keys messages by it).
+	h := Mix64(uint64(m.Type)<<56 ^ m.Ballot.hash())
+	h = Mix64(h ^ m.AccBallot.hash())
 	return Mix64(h ^ uint64(m.Value))
 }
 
@@ -448,7 +450,7 @@ func (s *Single) Fingerprint() uint64 {
 	h = Mix64(h ^ uint64(s.acceptedVal))
 	h = Mix64(h ^ uint64(s.round)<<32 ^ uint64(s.phase)<<8 ^ uint64(s.attempts)<<16 ^ b2u(s.dirty) ^ b2u(s.decided)<<1)
 	h = Mix64(h ^ s.ballot.hash())
-	h = Mix64(h ^ s.promises ^ s.nacks<<32 ^ s.nacks>>32)
+	h = Mix64(Mix64(h^s.promises) ^ s.nacks)
 	h = Mix64(h ^ s.highAcc.hash())
 	h = Mix64(h ^ uint64(s.highVal))
 	h = Mix64(h ^ uint64(s.decision))

@@ -70,7 +70,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 func TestRunPCTWritesAReplayableTrace(t *testing.T) {
 	dir := t.TempDir()
 	code, rep := runJSON(t, "run", "-scenario", "single/check", "-strategy", "pct", "-depth", "3", "-set", "rounds=2",
-		"-bug", "stale-promise", "-seeds", "300", "-traces", "1", "-out", dir)
+		"-bug", "stale-promise", "-seeds", "1000", "-traces", "1", "-out", dir)
 	require.Equal(t, exitViolation, code)
 	require.NotEmpty(t, rep.Violations)
 	v := rep.Violations[0]
