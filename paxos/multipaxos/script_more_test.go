@@ -147,3 +147,22 @@ func TestScriptCandidateHeldBackByItsOwnGrant(t *testing.T) {
 	require.Equal(t, []Event{{Kind: EvLeader, Ballot: b(2, 0)}}, sc.events())
 	require.Equal(t, Slot(1), sc.s.next)
 }
+
+func TestScriptDiskRecordsPrint(t *testing.T) {
+	cmd := cput(3, 2, 1, "v")
+	require.Equal(t, "promise b=3.1", promiseRecord{B: b(3, 1)}.String())
+	require.Equal(t, "round 12", roundRecord{R: 12}.String())
+	require.Equal(t, `accept s=7 b=3.1 put(k1, "v") c3#2`, acceptRecord{S: 7, B: b(3, 1), C: cmd}.String())
+	require.Equal(t, `decide s=17 noop`, decideRecord{S: 17, C: Noop}.String())
+}
+
+func TestScriptHoldsLease(t *testing.T) {
+	sc, stamp := leasingLeader(t, 3, 0, 0)
+	require.False(t, sc.s.HoldsLease(), "no grant but its own")
+	sc.recv(1, Msg{Type: MsgHeartbeatAck, Ballot: sc.s.Ballot(), Stamp: stamp})
+	require.True(t, sc.s.HoldsLease())
+	sc.h.now = stamp + paxos.Time(scriptGuard)
+	require.False(t, sc.s.HoldsLease(), "the guard has run out")
+	f := started(t, 3, 1, leaseConfig(0))
+	require.False(t, f.s.HoldsLease())
+}
