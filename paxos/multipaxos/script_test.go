@@ -493,7 +493,6 @@ func TestScriptAcceptedQuorumBoundary(t *testing.T) {
 // This is a real bug of server.go (see the report); the test is kept,
 // skipped, for whoever fixes it.
 func TestScriptSingleReplicaDecidesAlone(t *testing.T) {
-	t.Skip("bug: with a quorum of 1 (one replica, or bug minority-quorum with n<=3) propose decides a slot but never advances the commit index, so the command is never applied nor answered")
 	h := newHarness(t, 1, 1, Config{Keys: 1}, ClientConfig{})
 	h.startAll()
 	h.campaign(0)

@@ -1021,6 +1021,11 @@ func (s *Server) pump() {
 		n := copy(s.queue, s.queue[k:])
 		clear(s.queue[n:])
 		s.queue = s.queue[:n]
+		if s.quorum <= 1 {
+			// A quorum of one decided each slot as it was proposed: apply
+			// them now, as an Accepted from a quorum would have.
+			s.advance()
+		}
 	}
 }
 
