@@ -93,7 +93,7 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "accept-lower-ballot", Scenario: "single/dueling", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "lowest-accepted", Scenario: "single/swarm", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "stale-promise", Scenario: "single/swarm", Seeds: 20_000})
-	RegisterHunt(BugHunt{Bug: "no-persist-accept", Scenario: "single/swarm", Seeds: 20_000})
+	RegisterHunt(BugHunt{Bug: "no-persist-accept", Scenario: "single/minority", Seeds: 20_000})
 	RegisterHunt(BugHunt{Bug: "nack-quorum", Scenario: "single/minority", Seeds: 20_000})
 }
 
