@@ -47,7 +47,8 @@ const stallContext = 24
 // progress at all.
 func phases(w world, found **checker.Violation, l liveness) *Stall {
 	deadline := l.heal + sim.Time(l.bound)
-	last, healed := l.progress(), false
+	var last uint64
+	healed := false
 	var stall Stall
 	mark := func() { stall = Stall{Line: w.TraceLen(), At: w.Now(), Events: w.Events()} }
 	for *found == nil {
@@ -57,6 +58,7 @@ func phases(w world, found **checker.Violation, l liveness) *Stall {
 				// Liveness is judged under random draws, not the
 				// adversary's (docs/architecture.md, "Liveness").
 				w.FairRandomness()
+				last = l.progress()
 				mark()
 			}
 			if l.done() {
@@ -75,9 +77,11 @@ func phases(w world, found **checker.Violation, l liveness) *Stall {
 			return &stall
 		}
 		w.Step()
-		if p := l.progress(); p != last {
-			last = p
-			if healed {
+		// Progress matters only after the heal: the hot loop of the safety
+		// phase does not pay for it.
+		if healed {
+			if p := l.progress(); p != last {
+				last = p
 				mark()
 			}
 		}
