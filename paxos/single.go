@@ -1,6 +1,9 @@
 package paxos
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // MsgType says what a single-decree message is.
 type MsgType uint8
@@ -488,3 +491,32 @@ func (r promiseRecord) Hash() uint64  { return Mix64(0x01 ^ r.B.hash()) }
 func (r acceptRecord) Hash() uint64   { return Mix64(Mix64(0x02^r.B.hash()) ^ uint64(r.V)) }
 func (r roundRecord) Hash() uint64    { return Mix64(0x03 ^ uint64(r.R)<<8) }
 func (r decisionRecord) Hash() uint64 { return Mix64(0x04 ^ uint64(r.V)<<8) }
+
+// Describe is the node's state in one line: acceptor (promise, acceptance),
+// proposer (phase and ballot) and learner (decision). Traces keep it after
+// every step for simrun replay -state and the diagram.
+func (s *Single) Describe() string {
+	var b strings.Builder
+	b.WriteString("promised=" + s.promised.String())
+	b.WriteString(" accepted=")
+	if s.accepted.IsZero() {
+		b.WriteString("-")
+	} else {
+		b.WriteString(strconv.FormatInt(int64(s.acceptedVal), 10) + "@" + s.accepted.String())
+	}
+	if s.phase > 0 {
+		b.WriteString(" phase" + strconv.Itoa(int(s.phase)) + " b=" + s.ballot.String())
+	}
+	if s.decided {
+		b.WriteString(" decided=" + strconv.FormatInt(int64(s.decision), 10))
+	}
+	return b.String()
+}
+
+// TimerName names the node's timer in trace lines.
+func (s *Single) TimerName(t TimerID) string {
+	if t == TimerPropose {
+		return "propose"
+	}
+	return ""
+}

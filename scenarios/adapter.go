@@ -39,6 +39,23 @@ func (a nodeAdapter[M, N]) Start()                       { a.n.Start() }
 func (a nodeAdapter[M, N]) Receive(from sim.NodeID, m M) { a.n.Receive(paxos.NodeID(from), m) }
 func (a nodeAdapter[M, N]) Timeout(t sim.TimerID)        { a.n.Timeout(paxos.TimerID(t)) }
 
+// Describe is the state machine's state in one line, for traces that keep
+// states (replay -state, the diagram).
+func (a nodeAdapter[M, N]) Describe() string {
+	if d, ok := any(a.n).(sim.Describer); ok {
+		return d.Describe()
+	}
+	return ""
+}
+
+// TimerName names the state machine's timer t in trace lines.
+func (a nodeAdapter[M, N]) TimerName(t sim.TimerID) string {
+	if n, ok := any(a.n).(interface{ TimerName(paxos.TimerID) string }); ok {
+		return n.TimerName(paxos.TimerID(t))
+	}
+	return ""
+}
+
 // protocolOf returns the paxos state machine behind a running sim node.
 func protocolOf[M sim.Message, N protocolNode[M]](n sim.Node[M]) (N, bool) {
 	a, ok := n.(nodeAdapter[M, N])

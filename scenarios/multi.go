@@ -67,7 +67,7 @@ func init() {
 		spec := base
 		edit(&spec)
 		multiSpecs[name] = spec
-		Register(&Scenario{Name: name, Summary: summary, Features: multiFamily, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
+		Register(&Scenario{Name: name, Summary: summary, Features: multiFamily, Legend: multiLegend, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
 			return runMulti(spec, src, opts)
 		}})
 	}
@@ -167,6 +167,15 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "even-quorum", Scenario: "multi/kv-partition", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "lease-ignores-skew", Scenario: "multi/lease", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "no-retransmit", Scenario: "multi/kv", Seeds: 50_000})
+}
+
+// multiLegend explains Multi-Paxos traces.
+var multiLegend = []string{
+	"replicas are n0..n(R-1), clients the nodes after them; ballot R.N: round R of replica nN; s=S is log slot S; commit=C: slots up to C are decided",
+	"cC#Q is client C's Q-th command (its dedup key); put/get/append/cas on keys kK, acquire/release on locks; noop fills a slot",
+	"prepare/promise: phase 1 for every slot from s on; accept/accepted: phase 2; heartbeat carries the leader's commit (hb-ack grants its lease); catchup-req/catchup: a lagging replica learns decided slots; request/reply/redirect: clients",
+	"timers: election (campaign when the leader is silent), heartbeat (lead, retransmit), think (client issues its next command), retry (client tries another replica)",
+	"state: role and ballot, promise, leader belief, commit and applied, newest slots as S:command@ballot (! decided)",
 }
 
 // multiRun is one run of a Multi-Paxos scenario in progress.
@@ -273,9 +282,7 @@ func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*mu
 	w := sim.NewWorld(n+clients, src, newNode)
 	w.Net.Latency = spec.latency
 	w.Net.Extreme, w.Extremes = plan.Extreme, plan.Extreme
-	if opts.Trace {
-		res.Trace = w.Trace()
-	}
+	res.Trace = traceOf(w, opts)
 	r := &multiRun{spec: spec, w: w, replicas: n, clients: clients, chk: checker.NewMultiLog[mp.Command](n), doneSeen: make([]bool, clients)}
 	defer guard(w, &res, &r.found)
 	w.AfterStep = r.afterStep

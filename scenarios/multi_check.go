@@ -53,6 +53,7 @@ func init() {
 	sc := &Scenario{
 		Name:    "multi/check",
 		Summary: "untimed Multi-Paxos for simrun check: 3 replicas, a put and a get on one key, ballots to round 2; every bound settable",
+		Legend:  multiLegend,
 		Params:  append(multiCheckParams, faultBudgetParams...),
 	}
 	sc.Run = func(src sim.Source, opts Options) Result {
@@ -196,9 +197,7 @@ func newMultiCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*mu
 		}
 	}
 	w.Untimed(bounds)
-	if opts.Trace {
-		res.Trace = w.Trace()
-	}
+	res.Trace = traceOf(w, opts)
 	mem := &multiMemory{log: checker.NewMultiLog[mp.Command](n), hist: &checker.History{},
 		ops: make([][]checker.OpID, clients), returned: make([]bool, clients), lives: make([]int, clients)}
 	mc := &multiCheck{cw: &checkWorld[mp.Msg, *multiMemory]{w: w, chk: mem}, replicas: n, clients: clients}

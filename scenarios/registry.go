@@ -19,6 +19,9 @@ import (
 type Options struct {
 	Bugs  paxos.Bugs
 	Trace bool // record a full trace (slow path: failing seeds, replay)
+	// States keeps every node's state after each of its steps in the
+	// trace (sim.Line.State): replay -state and the diagram.
+	States bool
 	// Set overrides the scenario's declared parameters: "key=value,...".
 	Set string
 }
@@ -67,6 +70,9 @@ type Scenario struct {
 	// promises some seeds reach.
 	Features  Features
 	Sometimes []string
+	// Legend explains the protocol's words in trace files: ballots,
+	// message and timer names, what node states say.
+	Legend []string
 }
 
 var registry = map[string]*Scenario{}

@@ -113,12 +113,10 @@ func (st *Stall) fold(lines []sim.Line) []sim.Line {
 	events := 0
 	for _, l := range rest {
 		choices = append(choices, l.Choices...)
-		if isEventLine(l.Text) {
-			events++
-		}
+		events += sim.EventsIn(l.Text)
 	}
 	out := append(slices.Clone(lines[:keep]), sim.Line{At: rest[0].At, Choices: choices, Text: fmt.Sprintf(
-		"stall: %d more events up to t=%dµs, none of them progress since t=%dµs, folded here (simrun replay -v shows them)",
+		sim.FoldedPrefix+"%d more events up to t=%dµs, none of them progress since t=%dµs, folded here (simrun replay -v shows them)",
 		events, st.Until, st.At)})
 	return out
 }

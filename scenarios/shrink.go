@@ -59,7 +59,7 @@ const DefaultShrinkBudget = 25 * time.Second
 
 // Size measures a trace: what "smaller" means to a reader.
 type Size struct {
-	Events  int    // event lines: start, timer, deliver, lost, fault (see EventLines)
+	Events  int    // events: timer, deliver, lost, fault lines (see EventLines)
 	Lines   int    // every trace line, notes (begin, plan, decisions, violation) included
 	Choices int    // recorded choices
 	NonZero int    // choices that are not the plain outcome
@@ -83,34 +83,11 @@ func SizeOf(f *sim.File) Size {
 	return sz
 }
 
-// eventVerbs open the trace lines the kernel writes for events. Every other
-// line is a note: begin, the plan, decisions, the violation.
-var eventVerbs = []string{"start ", "timer ", "deliver ", "lost ", "fault "}
-
-// EventLines counts the lines of a trace that are events of the run — node
-// starts, timers, deliveries, lost messages and fault actions — and not
-// notes. It counts node starts (the header's "events" count does not) and
-// messages a node sends itself, so it is the number a reader scrolls past.
-// A liveness failure's folded tail (a "stall" line) is not counted: the
-// line says how many events it holds.
-func EventLines(f *sim.File) int {
-	n := 0
-	for _, l := range f.Lines {
-		if isEventLine(l.Text) {
-			n++
-		}
-	}
-	return n
-}
-
-func isEventLine(text string) bool {
-	for _, v := range eventVerbs {
-		if strings.HasPrefix(text, v) {
-			return true
-		}
-	}
-	return false
-}
+// EventLines counts a trace's events: timers, deliveries, lost messages and
+// fault actions, not notes (node starts, sends, syncs, decisions). It is the
+// header's "events" and the end line's count; a liveness failure's folded
+// tail counts the events it holds.
+func EventLines(f *sim.File) int { return f.Events() }
 
 // Shrunk is the outcome of a shrink.
 type Shrunk struct {

@@ -138,8 +138,10 @@ func TestEventLinesCountsEventsNotNotes(t *testing.T) {
 		{Text: "begin"}, {Text: "plan nodes=3"}, {Text: "start n0"}, {Text: "timer n0 t0"},
 		{Text: "deliver n0->n1 prepare b=1.0"}, {Text: "lost n1->n0 promise b=1.0"},
 		{Text: "fault crash n2"}, {Text: "n1 decided 101"}, {Text: "violation agreement"},
+		{Text: "send n0->n1 prepare b=1.0, due @5"}, {Text: "sync n1 promise b=1.0"},
+		{Text: "stall: 7 more events up to t=9µs"},
 	}}
-	require.Equal(t, 5, EventLines(f))
+	require.Equal(t, 4+7, EventLines(f), "timer, deliver, lost, fault, and the events a stall line folds")
 	require.Equal(t, "x.shrunk.trace", ShrunkPath("x.trace"))
 }
 

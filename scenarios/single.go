@@ -52,7 +52,7 @@ func singleSwarmSpec() singleSpec {
 
 func init() {
 	register := func(name, summary string, spec singleSpec) {
-		Register(&Scenario{Name: name, Summary: summary, Features: singleFamily, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
+		Register(&Scenario{Name: name, Summary: summary, Features: singleFamily, Legend: singleLegend, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
 			return runSingle(spec, src, opts)
 		}})
 	}
@@ -147,9 +147,7 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 	w := sim.NewWorld(n, src, singleNodes(paxos.SingleConfig{Bugs: opts.Bugs, RetryBase: retry}, props))
 	w.Net.Latency = latency
 	w.Net.Extreme, w.Extremes = plan.Extreme, plan.Extreme
-	if opts.Trace {
-		res.Trace = w.Trace()
-	}
+	res.Trace = traceOf(w, opts)
 	chk := checker.NewSingleDecree(n, values)
 	var found *checker.Violation
 	defer guard(w, &res, &found)
@@ -209,6 +207,13 @@ func lostNodes(set uint64) []int {
 		set >>= 1
 	}
 	return out
+}
+
+// singleLegend explains single-decree traces.
+var singleLegend = []string{
+	"ballot R.N: round R of proposer nN; higher round wins, node breaks ties; 0.0 is below every real ballot",
+	"prepare/promise (phase 1), accept/accepted (phase 2), nack (refused: promised higher), query/decided (learning); values are 101+proposer",
+	"timer propose: a proposer starts or retries a ballot; state: promised, accepted value@ballot, phase and ballot, decided value",
 }
 
 const singleAll = "proposer phase1 phase2 duel split"

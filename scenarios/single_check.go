@@ -26,6 +26,7 @@ func init() {
 	sc := &Scenario{
 		Name:    "single/check",
 		Summary: "untimed single-decree Paxos for simrun check: 3 nodes, 2 proposers, 1 round each; every bound settable",
+		Legend:  singleLegend,
 		Params:  append(singleCheckParams, faultBudgetParams...),
 		Validate: func(set Settings) error {
 			if set.Int("proposers") > set.Int("nodes") {
@@ -78,9 +79,7 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		bounds.Fires[i][paxos.TimerSync] = 8
 	}
 	w.Untimed(bounds)
-	if opts.Trace {
-		res.Trace = w.Trace()
-	}
+	res.Trace = traceOf(w, opts)
 	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
 	cw.watchShared(func(mutable func() *checker.SingleDecree, id sim.NodeID) *checker.Violation {
 		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/paxos"
@@ -32,8 +33,31 @@ func TraceFile(scenario string, seed uint64, bugs paxos.Bugs, res Result) *sim.F
 	if v := res.Violation; v != nil {
 		f.Header = append(f.Header, sim.Field{Key: "violation", Value: v.Kind + ": " + v.Message})
 	}
+	for _, l := range legendOf(scenario) {
+		f.Header = append(f.Header, sim.Field{Key: "legend", Value: l})
+	}
 	f.Lines = res.Stall.fold(res.Trace.Lines())
 	return f
+}
+
+// traceLegend explains every trace's lines; a scenario adds its protocol's
+// words (Scenario.Legend).
+var traceLegend = []string{
+	"@T is virtual time in µs; | a b c are the choices the line drew (0 is the plain outcome), which replay feeds back",
+	"events (header, end line, shrink report) count timer, deliver, lost and fault lines; the rest are notes",
+	"send nA->nB MSG, FATE: due @T (delivered then), dropped, cut off (a partition), duplicated (two deliveries), local (to itself)",
+	"deliver nA->nB MSG: nB received it; lost nA->nB MSG: it arrived at a crashed node or across a cut",
+	"timer nA NAME: nA's timer fired; start nA: nA booted or restarted and read its disk; sync nA R; R: records nA made durable",
+	"fault ...: the fault plan struck (crash, restart, partition shapes with cut=A>B links, clock steps)",
+}
+
+// legendOf is the legend a scenario's trace files carry.
+func legendOf(scenario string) []string {
+	out := slices.Clone(traceLegend)
+	if s, err := Lookup(scenario); err == nil {
+		out = append(out, s.Legend...)
+	}
+	return out
 }
 
 // Build names the binary that made a trace: Go version and module version.
@@ -49,6 +73,19 @@ func Build() string {
 		}
 	}
 	return b
+}
+
+// traceOf starts the trace a run's options ask for: none, lines, or lines
+// with node states.
+func traceOf(w interface{ Trace() *sim.Trace }, opts Options) *sim.Trace {
+	if !opts.Trace && !opts.States {
+		return nil
+	}
+	t := w.Trace()
+	if opts.States {
+		t.RecordStates()
+	}
+	return t
 }
 
 // Replayed is the outcome of re-executing a trace file.
@@ -67,7 +104,11 @@ type Replayed struct {
 // every event against the file. The error is for files that cannot be
 // replayed at all (unknown scenario or bug); a run that goes another way is
 // reported in Divergence.
-func Replay(f *sim.File) (*Replayed, error) {
+func Replay(f *sim.File) (*Replayed, error) { return ReplayWith(f, Options{}) }
+
+// ReplayWith is Replay with options beyond the file's own (States); the
+// file's bugs and settings always win.
+func ReplayWith(f *sim.File, opts Options) (*Replayed, error) {
 	name, ok := f.Get("scenario")
 	if !ok {
 		return nil, fmt.Errorf("trace has no scenario line in its header")
@@ -91,7 +132,8 @@ func Replay(f *sim.File) (*Replayed, error) {
 		return nil, fmt.Errorf("trace: %v", err)
 	}
 	src := &sim.Replay{Values: f.Choices()}
-	res := s.Run(src, Options{Bugs: bugs, Trace: true, Set: set})
+	opts.Bugs, opts.Trace, opts.Set = bugs, true, set
+	res := s.Run(src, opts)
 	out := &Replayed{Scenario: name, Seed: seed, Bugs: bugs, Set: set, Result: res}
 	out.Divergence = diverge(f, res.Stall.fold(res.Trace.Lines()), src)
 	if out.Divergence == "" {
@@ -153,6 +195,12 @@ func diverge(f *sim.File, got []sim.Line, src *sim.Replay) string {
 func WriteTimeline(w io.Writer, lines []sim.Line) {
 	for _, l := range lines {
 		fmt.Fprintf(w, "%10.3fms  %s\n", float64(l.At)/1000, l.Text)
+		if l.State == "" {
+			continue
+		}
+		for _, st := range strings.Split(l.State, "\n") {
+			fmt.Fprintf(w, "%12s    = %s\n", "", st)
+		}
 	}
 }
 

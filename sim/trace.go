@@ -16,16 +16,40 @@ import (
 type Trace struct {
 	rec   *Recorder
 	lines []traceLine
+	// states: keep each stepping node's Describe after its step (RecordStates).
+	states bool
 }
 
 type traceLine struct {
 	at    Time
 	text  string
 	start int // index of the first choice drawn during this line
+	state string
 }
 
 func (t *Trace) line(at Time, text string) {
 	t.lines = append(t.lines, traceLine{at: at, text: text, start: len(t.rec.Choices)})
+}
+
+// amend rewrites the last line's text: a send line learns its message's
+// fate from choices drawn after the line began, which must stay its own.
+func (t *Trace) amend(text string) { t.lines[len(t.lines)-1].text = text }
+
+// RecordStates makes the trace keep, with the line that opened each step,
+// the stepping node's state after it (Describer): for simrun replay -state
+// and the diagram. States are not written to trace files.
+func (t *Trace) RecordStates() { t.states = true }
+
+// noteState attaches a node's state to the line its step began with.
+func (t *Trace) noteState(line int, id NodeID, state string) {
+	if line < 0 || line >= len(t.lines) {
+		return
+	}
+	l := &t.lines[line]
+	if l.state != "" {
+		l.state += "\n"
+	}
+	l.state += "n" + strconv.Itoa(int(id)) + ": " + state
 }
 
 // Len is the number of lines recorded.
@@ -46,7 +70,7 @@ func (t *Trace) Lines() []Line {
 		for _, c := range t.rec.Choices[l.start:end] {
 			vals = append(vals, c.V)
 		}
-		out[i] = Line{At: l.at, Text: l.text, Choices: vals}
+		out[i] = Line{At: l.at, Text: l.text, Choices: vals, State: l.state}
 	}
 	return out
 }
@@ -59,7 +83,20 @@ type Line struct {
 	At      Time
 	Text    string
 	Choices []uint64
+	// State is the state of the node this line's step ran on, after the
+	// step, "n<ID>: <description>" (several, a line apart, when the step
+	// ran more than one node); only when the trace recorded states, and
+	// never in a trace file.
+	State string
 }
+
+// Describer is a node that can say its state in one line (ballots, log,
+// commit index, leader belief): traces keep it after every step when asked
+// (Trace.RecordStates).
+type Describer interface{ Describe() string }
+
+// TimerNamer is a node that names its timers, for trace lines.
+type TimerNamer interface{ TimerName(t TimerID) string }
 
 func (l Line) String() string {
 	var b strings.Builder
@@ -80,7 +117,7 @@ func (l Line) String() string {
 // TraceMagic opens every trace file; TraceVersion is the format it writes.
 const (
 	TraceMagic   = "synod-trace"
-	TraceVersion = 1
+	TraceVersion = 2
 	traceSep     = "--"
 	traceEnd     = "end"
 )
@@ -131,12 +168,47 @@ func (f *File) Write(w io.Writer) error {
 		bw.WriteByte('\n')
 		last = l.At
 	}
-	fmt.Fprintf(bw, "@%d %s %d\n", last, traceEnd, len(f.Lines))
+	fmt.Fprintf(bw, "@%d %s %d events, %d lines\n", last, traceEnd, f.Events(), len(f.Lines))
 	return bw.Flush()
 }
 
+// eventVerbs open the lines the kernel writes for events: what the
+// header's "events" counts. Every other line is a note (begin, plan, node
+// starts, sends, syncs, decisions, the violation).
+var eventVerbs = []string{"timer ", "deliver ", "lost ", "fault "}
+
+// FoldedPrefix opens a line that stands for many events folded into one
+// (a liveness failure's futile tail): "stall: N more events ...".
+const FoldedPrefix = "stall: "
+
+// EventsIn is the number of events a trace line stands for.
+func EventsIn(text string) int {
+	for _, v := range eventVerbs {
+		if strings.HasPrefix(text, v) {
+			return 1
+		}
+	}
+	if rest, ok := strings.CutPrefix(text, FoldedPrefix); ok {
+		n, _, _ := strings.Cut(rest, " ")
+		if k, err := strconv.Atoi(n); err == nil && k > 0 {
+			return k
+		}
+	}
+	return 0
+}
+
+// Events counts the file's events: the number its header, its end line,
+// the shrinker and the sweep report all give.
+func (f *File) Events() int {
+	n := 0
+	for _, l := range f.Lines {
+		n += EventsIn(l.Text)
+	}
+	return n
+}
+
 // ErrNotTrace is returned for input that is not a Synod trace at all.
-var ErrNotTrace = errors.New("not a synod trace (first line is not \"synod-trace 1\")")
+var ErrNotTrace = errors.New("not a synod trace (first line is not \"synod-trace N\")")
 
 // MaxTraceBytes and MaxTraceLine bound what ReadFile accepts: a trace of
 // a long run is a few megabytes; anything past these is refused, not read.
@@ -235,9 +307,9 @@ func ReadFile(r io.Reader) (*File, error) {
 			return nil, fmt.Errorf("trace line %d: %v", lineNo, err)
 		}
 		if rest, isEnd := strings.CutPrefix(line.Text, traceEnd+" "); isEnd {
-			n, err := strconv.Atoi(rest)
-			if err != nil || n != len(f.Lines) {
-				return nil, fmt.Errorf("trace line %d: end line says %q events, file has %d", lineNo, quote(rest), len(f.Lines))
+			var events, lines int
+			if _, err := fmt.Sscanf(rest, "%d events, %d lines", &events, &lines); err != nil || lines != len(f.Lines) || events != f.Events() {
+				return nil, fmt.Errorf("trace line %d: end line says %q, file has %d events, %d lines", lineNo, quote(rest), f.Events(), len(f.Lines))
 			}
 			ended = true
 			continue

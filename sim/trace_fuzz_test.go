@@ -10,9 +10,9 @@ import (
 // FuzzReadTrace: no input makes the trace reader panic, and every refusal
 // is one line of bounded length.
 func FuzzReadTrace(f *testing.F) {
-	good := "synod-trace 1\nscenario single/basic\nseed 1\n--\n@0 begin | 0\n@5 deliver n0->n1 prepare b=1.0 | 1 2\n@5 end 2\n"
+	good := "synod-trace 2\nscenario single/basic\nseed 1\n--\n@0 begin | 0\n@5 deliver n0->n1 prepare b=1.0 | 1 2\n@5 end 1 events, 2 lines\n"
 	for _, s := range []string{good, good[:len(good)/2], strings.ReplaceAll(good, "\n", "\r\n"), "", "synod-trace 2\n", "\x00\x00",
-		"synod-trace 1\n--\n@x y\n", "synod-trace 1\n--\n@0 end 7\n"} {
+		"synod-trace 2\n--\n@x y\n", "synod-trace 2\n--\n@0 end 7\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -45,10 +45,10 @@ func FuzzReadTrace(f *testing.F) {
 func TestReadFileAllocatesAFixedMultiple(t *testing.T) {
 	const size = 2 << 20
 	inputs := map[string][]byte{
-		"events":       []byte("synod-trace 1\n--\n" + strings.Repeat("@5 deliver n0->n1 prepare b=1.0 | 1 2 3\n", size/40)),
-		"header lines": []byte("synod-trace 1\n" + strings.Repeat("k v\n", size/4)),
-		"one line":     []byte("synod-trace 1\n" + strings.Repeat("x", size)),
-		"choices":      []byte("synod-trace 1\n--\n@0 a |" + strings.Repeat(" 1", size/2) + "\n"),
+		"events":       []byte("synod-trace 2\n--\n" + strings.Repeat("@5 deliver n0->n1 prepare b=1.0 | 1 2 3\n", size/40)),
+		"header lines": []byte("synod-trace 2\n" + strings.Repeat("k v\n", size/4)),
+		"one line":     []byte("synod-trace 2\n" + strings.Repeat("x", size)),
+		"choices":      []byte("synod-trace 2\n--\n@0 a |" + strings.Repeat(" 1", size/2) + "\n"),
 		"not a trace":  bytes.Repeat([]byte{0}, size),
 	}
 	for name, in := range inputs {

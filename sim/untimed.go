@@ -206,6 +206,10 @@ func (u *untimed[M]) remove(i int) flight[M] {
 }
 
 func (w *World[M]) untimedSend(from, to NodeID, m M) {
+	if w.trace != nil {
+		// Untimed: the message's fate is whichever action takes it.
+		w.trace.amend(w.trace.lines[w.trace.Len()-1].text + ", in flight")
+	}
 	if to == from {
 		// As in the timed view, a message to oneself never touches the
 		// wire: no faults, no choice, delivered right after the step
@@ -224,7 +228,7 @@ func (w *World[M]) drainLocal(id NodeID) {
 		m := u.local[i]
 		w.fold(uint64(ActDeliver)<<56 ^ flightKey(id, id, m.Hash()))
 		if w.trace != nil {
-			w.trace.line(w.now, "deliver n"+strconv.Itoa(int(id))+"->n"+strconv.Itoa(int(id))+" "+m.String())
+			w.traceStep(w.now, "deliver n"+strconv.Itoa(int(id))+"->n"+strconv.Itoa(int(id))+" "+m.String())
 		}
 		w.stepping = id
 		w.nodes[id].node.Receive(id, m)
@@ -323,7 +327,7 @@ func (w *World[M]) Do(a Action) {
 		}
 		w.fold(uint64(ActDeliver)<<56 ^ f.key)
 		if w.trace != nil {
-			w.trace.line(w.now, "deliver n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
+			w.traceStep(w.now, "deliver n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
 		}
 		w.prepareStep(f.to)
 		w.stepping = f.to
@@ -339,7 +343,7 @@ func (w *World[M]) Do(a Action) {
 		s.fired[a.Timer]++
 		w.fold(a.Key)
 		if w.trace != nil {
-			w.trace.line(w.now, "timer n"+strconv.Itoa(int(a.Node))+" t"+strconv.Itoa(int(a.Timer)))
+			w.traceStep(w.now, "timer n"+strconv.Itoa(int(a.Node))+" "+w.timerName(a.Node, a.Timer))
 		}
 		w.prepareStep(a.Node)
 		w.stepping = a.Node

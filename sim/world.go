@@ -107,6 +107,8 @@ type World[M Message] struct {
 	events uint64
 	digest uint64
 	trace  *Trace
+	// stepLine is the trace line the current (or last) step began with.
+	stepLine int
 
 	// AfterStep, when set, runs after every node step (start, message,
 	// timer) with the node that stepped: the checker's hook. Its state only
@@ -213,7 +215,7 @@ func (w *World[M]) start(id NodeID) {
 	s.node = w.newNode(&s.env)
 	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfe)
 	if w.trace != nil {
-		w.trace.line(w.now, "start n"+strconv.Itoa(int(id)))
+		w.traceStep(w.now, "start n"+strconv.Itoa(int(id)))
 	}
 	w.stepping = id
 	s.disk.starting = true
@@ -229,10 +231,44 @@ func (w *World[M]) stepped(id NodeID) {
 	w.stepping = -1
 	if w.trace != nil {
 		w.traceSyncs(id)
+		if w.trace.states {
+			if d, ok := w.nodes[id].node.(Describer); ok {
+				w.trace.noteState(w.stepLine, id, d.Describe())
+			}
+		}
 	}
 	if w.AfterStep != nil {
 		w.AfterStep(id)
 	}
+}
+
+// traceStep writes the line a node's step begins with: the line its state
+// after the step belongs to.
+func (w *World[M]) traceStep(at Time, text string) {
+	w.trace.line(at, text)
+	w.stepLine = w.trace.Len() - 1
+}
+
+// timerName is how trace lines name node id's timer t.
+func (w *World[M]) timerName(id NodeID, t TimerID) string {
+	if n, ok := w.nodes[id].node.(TimerNamer); ok {
+		if name := n.TimerName(t); name != "" {
+			return name
+		}
+	}
+	return "t" + strconv.Itoa(int(t))
+}
+
+// traceSend writes a send line before the send draws its fate, so that
+// the choices it draws are the line's own, and returns a function that
+// completes the line with the fate.
+func (w *World[M]) traceSend(from, to NodeID, m M) func(fate string) {
+	if w.trace == nil {
+		return nil
+	}
+	text := "send n" + strconv.Itoa(int(from)) + "->n" + strconv.Itoa(int(to)) + " " + m.String()
+	w.trace.line(w.now, text)
+	return func(fate string) { w.trace.amend(text + ", " + fate) }
 }
 
 // traceSyncs writes a sync line for the records node id's step made
@@ -413,7 +449,7 @@ func (w *World[M]) run(at Time, ev *event[M]) bool {
 		w.fold(uint64(at))
 		w.fold(uint64(kindTimer)<<56 | uint64(ev.node)<<8 | uint64(ev.timer))
 		if w.trace != nil {
-			w.trace.line(at, "timer n"+strconv.Itoa(int(ev.node))+" t"+strconv.Itoa(int(ev.timer)))
+			w.traceStep(at, "timer n"+strconv.Itoa(int(ev.node))+" "+w.timerName(ev.node, ev.timer))
 		}
 		s.timers[ev.timer]++ // fired: no longer armed
 		w.stepping = ev.node
@@ -440,7 +476,7 @@ func (w *World[M]) run(at Time, ev *event[M]) bool {
 			if lost {
 				verb = "lost"
 			}
-			w.trace.line(at, verb+" n"+strconv.Itoa(int(ev.from))+"->n"+strconv.Itoa(int(ev.node))+" "+ev.msg.String())
+			w.traceStep(at, verb+" n"+strconv.Itoa(int(ev.from))+"->n"+strconv.Itoa(int(ev.node))+" "+ev.msg.String())
 		}
 		if lost {
 			return true
@@ -471,6 +507,7 @@ func (w *World[M]) send(from, to NodeID, m M) {
 	if int(to) < 0 || int(to) >= len(w.nodes) {
 		panic(fmt.Sprintf("sim: node %d sent to unknown node %d", from, to))
 	}
+	fate := w.traceSend(from, to, m)
 	if w.un != nil {
 		w.untimedSend(from, to, m)
 		return
@@ -479,16 +516,25 @@ func (w *World[M]) send(from, to NodeID, m M) {
 		// A node's message to itself never touches the wire: no faults, no
 		// choices, delivered after the current step.
 		w.deliverAt(w.now, from, to, m)
+		if fate != nil {
+			fate("local")
+		}
 		return
 	}
 	if !w.Net.Connected(from, to) {
 		w.fold(uint64(0xdd)<<56 | uint64(from)<<8 | uint64(to))
 		w.fault(FaultCut, to, from)
+		if fate != nil {
+			fate("cut off")
+		}
 		return
 	}
 	if Chance(w.src, w.Net.DropRate) {
 		w.fold(uint64(0xdd)<<56 | uint64(from)<<8 | uint64(to))
 		w.fault(FaultDrop, to, from)
+		if fate != nil {
+			fate("dropped")
+		}
 		return
 	}
 	d := w.Net.latency(w.src)
@@ -496,9 +542,17 @@ func (w *World[M]) send(from, to NodeID, m M) {
 		w.fault(FaultDelay, to, from)
 	}
 	w.deliverAt(w.now+Time(d), from, to, m)
-	if Chance(w.src, w.Net.DupRate) {
-		w.fault(FaultDup, to, from)
-		w.deliverAt(w.now+Time(w.Net.latency(w.src)), from, to, m)
+	if !Chance(w.src, w.Net.DupRate) {
+		if fate != nil {
+			fate("due @" + strconv.FormatInt(int64(w.now+Time(d)), 10))
+		}
+		return
+	}
+	w.fault(FaultDup, to, from)
+	d2 := w.Net.latency(w.src)
+	w.deliverAt(w.now+Time(d2), from, to, m)
+	if fate != nil {
+		fate("due @" + strconv.FormatInt(int64(w.now+Time(d)), 10) + " and, duplicated, @" + strconv.FormatInt(int64(w.now+Time(d2)), 10))
 	}
 }
 

@@ -13,23 +13,24 @@ import (
 func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "print the timeline of the replayed run")
+	states := fs.Bool("state", false, "with the timeline, each node's state after each of its steps (implies -v)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage, err
 	}
 	if len(pos) != 1 {
-		return exitUsage, fail("replay: want one trace file: simrun replay FILE [-v]")
+		return exitUsage, fail("replay: want one trace file: simrun replay FILE [-v] [-state]")
 	}
 	file, err := readTrace(pos[0])
 	if err != nil {
 		return exitUsage, err
 	}
-	rep, err := scenarios.Replay(file)
+	rep, err := scenarios.ReplayWith(file, scenarios.Options{States: *states})
 	if err != nil {
 		return exitUsage, fail("replay %s: %v", pos[0], err)
 	}
 	lines := rep.Result.Trace.Lines()
-	if *verbose {
+	if *verbose || *states {
 		fmt.Fprintf(stdout, "%s bug %s: %s\n", rep.Scenario, rep.Bugs, rep.Result.Params)
 		scenarios.WriteTimeline(stdout, lines)
 	}

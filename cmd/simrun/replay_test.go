@@ -72,7 +72,7 @@ func TestTraceErrorsQuoteAShortPrefix(t *testing.T) {
 	dir := t.TempDir()
 	long := strings.Repeat("x", 1<<20)
 	path := filepath.Join(dir, "long.trace")
-	require.NoError(t, os.WriteFile(path, []byte("synod-trace 1\nscenario single/basic\n--\n"+long+"\n@0 end 0\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("synod-trace 2\nscenario single/basic\n--\n"+long+"\n@0 end 0 events, 1 lines\n"), 0o644))
 	code, _, stderr := simrun(t, "replay", path)
 	require.Equal(t, exitUsage, code)
 	require.Less(t, len(stderr), 300, "the error line must not repeat a 1 MB input")
@@ -89,7 +89,7 @@ func TestReadersRefuseOversizedInput(t *testing.T) {
 	big := filepath.Join(dir, "big.trace")
 	f, err := os.Create(big)
 	require.NoError(t, err)
-	_, err = f.WriteString("synod-trace 1\nscenario single/basic\n--\n")
+	_, err = f.WriteString("synod-trace 2\nscenario single/basic\n--\n")
 	require.NoError(t, err)
 	line := []byte(strings.Repeat("@0 deliver n0->n1 prepare b=1.0 | 1 2 3 4\n", 1000))
 	for written := 0; written <= sim.MaxTraceBytes; written += len(line) {
@@ -100,7 +100,7 @@ func TestReadersRefuseOversizedInput(t *testing.T) {
 	requireUsageError(t, "larger than the", "replay", big)
 
 	long := filepath.Join(dir, "long.trace")
-	require.NoError(t, os.WriteFile(long, []byte("synod-trace 1\n"+strings.Repeat("k", sim.MaxTraceLine+1)+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(long, []byte("synod-trace 2\n"+strings.Repeat("k", sim.MaxTraceLine+1)+"\n"), 0o644))
 	requireUsageError(t, "longer than the", "replay", long)
 }
 
