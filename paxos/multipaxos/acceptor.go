@@ -121,7 +121,11 @@ func (s *Server) onAccept(from paxos.NodeID, m Msg) {
 		}
 		s.persist(acceptRecord{S: m.Slot, B: m.Ballot, C: m.Cmd})
 	}
-	s.send(from, Msg{Type: MsgAccepted, Ballot: m.Ballot, Slot: m.Slot})
+	ack := Msg{Type: MsgAccepted, Ballot: m.Ballot, Slot: m.Slot}
+	if s.alpha > 0 {
+		ack.Commit = s.commit // how far it has caught up: a joining member counts once it has (reconfig.go)
+	}
+	s.send(from, ack)
 	s.learnCommit(from, m.Ballot, m.Commit)
 }
 

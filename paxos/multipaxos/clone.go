@@ -38,7 +38,12 @@ func (s *Server) CloneInto(env paxos.Env[Msg], into *Server) *Server {
 		into = new(Server)
 	}
 	pages, p1, queue, self, events := into.pages, into.p1, into.queue, into.self, into.events
+	spans, changes, peerCommit := into.spans, into.changes, into.peerCommit
 	*into = *s
+	into.spans = append(spans[:0], s.spans...)
+	clear(changes)
+	into.changes = append(changes[:0], s.changes...)
+	into.peerCommit = append(peerCommit[:0], s.peerCommit...)
 	into.env = env
 	clear(pages)
 	into.pages = append(pages[:0], s.pages...)
@@ -107,9 +112,38 @@ func (s *Server) Fingerprint() uint64 {
 		}
 		h = paxos.Mix64(h ^ uint64(s.hbNext)<<56 ^ uint64(s.leaseFrom) ^ b2u(s.leaseOK)<<62)
 	}
+	if s.alpha > 0 {
+		h = s.fingerprintReconfig(h)
+	}
 	h = paxos.Mix64(h ^ uint64(uint32(s.grantee))<<32 ^ uint64(s.grantUntil) ^ b2u(s.granting)<<63)
 	h = paxos.Mix64(h ^ uint64(s.heardAt) ^ b2u(s.heard0)<<63 ^ b2u(s.replaying)<<62)
 	h = paxos.Mix64(h ^ uint64(s.catchupAt) ^ uint64(len(s.self))<<48 ^ uint64(len(s.events))<<32)
+	return h
+}
+
+// fingerprintReconfig hashes what reconfiguration adds: the configurations
+// chosen, and a leader's promises, phase 1 findings still to propose,
+// waiting changes and its members' reported commit indexes. (Left out with
+// reconfiguration off, where they never change, so fingerprints stay as
+// they were.)
+func (s *Server) fingerprintReconfig(h uint64) uint64 {
+	for _, sp := range s.spans {
+		h = paxos.Mix64(h ^ uint64(sp.from)<<32 ^ uint64(sp.at) ^ sp.conf.Members<<7 ^ uint64(sp.conf.Epoch)<<48)
+	}
+	h = paxos.Mix64(h ^ uint64(len(s.spans)))
+	if s.role == leader {
+		h = paxos.Mix64(h ^ s.p1Acks ^ s.p1Asked<<1 ^ uint64(s.recoverTop)<<40 ^ uint64(s.p1From)<<20)
+		for i := range s.p1 {
+			h = s.p1[i].hash(h)
+		}
+		for i := range s.changes {
+			h = s.changes[i].hash(h)
+		}
+		for _, c := range s.peerCommit {
+			h = paxos.Mix64(h ^ uint64(c))
+		}
+		h = paxos.Mix64(h ^ uint64(len(s.changes))<<32 ^ uint64(len(s.p1)))
+	}
 	return h
 }
 

@@ -24,6 +24,12 @@ func (s *Server) onElectionTimer() {
 	if s.role == leader {
 		return
 	}
+	if !s.IsMember() {
+		// A spare, a replica not caught up to the change that added it,
+		// or one removed: it may not lead. It looks again later.
+		s.armElection()
+		return
+	}
 	t := s.cfg.ElectionTimeout
 	if quiet := paxos.Duration(s.env.Now() - s.heardAt); s.heard0 && quiet < t {
 		s.env.SetTimer(timerElection, t-quiet+paxos.Duration(s.env.Rand(uint64(t)+1)))
@@ -60,10 +66,17 @@ func (s *Server) campaign() {
 	s.p1From, s.p1Acks = s.commit+1, 0
 	clear(s.p1)
 	s.p1 = s.p1[:0]
-	s.broadcast(Msg{Type: MsgPrepare, Ballot: s.ballot, Slot: s.p1From})
+	// Every configuration that governs a slot from p1From on is asked:
+	// phase 1 needs a majority of each (reconfig.go).
+	s.p1Asked = s.reach(s.p1From)
+	s.broadcast(s.p1Asked, Msg{Type: MsgPrepare, Ballot: s.ballot, Slot: s.p1From})
 }
 
 func (s *Server) onPromise(from paxos.NodeID, m Msg) {
+	if s.role == leader && s.alpha > 0 && m.Ballot == s.ballot && s.p1Acks&(1<<uint(from)) == 0 {
+		s.onLatePromise(from, m)
+		return
+	}
 	if s.role != candidate || m.Ballot != s.ballot || s.p1Acks&(1<<uint(from)) != 0 {
 		return
 	}
@@ -81,9 +94,32 @@ func (s *Server) onPromise(from paxos.NodeID, m Msg) {
 		}
 		s.mergePromise(e)
 	}
-	if bits.OnesCount64(s.p1Acks) >= s.quorum {
+	if s.alpha == 0 && bits.OnesCount64(s.p1Acks) >= s.quorum ||
+		s.alpha > 0 && s.phase1Covers(s.p1Acks, s.p1From, s.applied+s.alpha) {
 		s.becomeLeader()
 	}
+}
+
+// onLatePromise takes a promise a leader asked for when its window reached
+// a configuration it had no majority of: what the member reports for slots
+// the leader has not proposed yet joins phase 1's findings.
+func (s *Server) onLatePromise(from paxos.NodeID, m Msg) {
+	if m.Slot != s.p1From {
+		s.fail(m.Slot, "promise from node %d for slots from %d, asked from %d", from, m.Slot, s.p1From)
+	}
+	s.p1Acks |= 1 << uint(from)
+	for _, e := range m.Entries {
+		switch {
+		case e.Decided:
+			s.learn(e.Slot, e.Cmd, m.Ballot)
+		case s.ballot.Less(e.Ballot):
+			s.fail(e.Slot, "node %d reports an acceptance at %v", from, e.Ballot)
+		case e.Slot >= s.next:
+			s.mergePromise(e)
+			s.recoverTop = max(s.recoverTop, e.Slot)
+		}
+	}
+	s.advance()
 }
 
 // mergePromise keeps, per slot, the command accepted at the highest ballot.
@@ -126,6 +162,9 @@ func (s *Server) stepDown() {
 	clear(s.queue)
 	s.queue = s.queue[:0]
 	s.p1Acks = 0
+	clear(s.changes)
+	s.changes = s.changes[:0]
+	s.recoverTop = 0
 }
 
 // becomeLeader takes over after phase 1: every slot from the first this
@@ -156,7 +195,27 @@ func (s *Server) becomeLeader() {
 		}
 	}
 	s.emit(Event{Kind: EvLeader, Slot: top, Ballot: s.ballot})
-	for slot := s.p1From; slot <= top; slot++ {
+	if s.alpha > 0 {
+		s.p1Acks |= 1 << uint(s.id) // adopted above
+		s.peerCommit = append(s.peerCommit[:0], make([]Slot, s.n)...)
+	}
+	s.next, s.recoverTop = s.p1From, top
+	s.recover()
+	s.readyAt = top
+	s.leaseOK, s.hbNext = false, 0
+	s.hb = [hbRing]hbRound{}
+	s.env.CancelTimer(timerElection)
+	s.tick(true) // announce the new leader at once
+	s.advance()
+}
+
+// recover proposes again, as far as the window allows, the slots phase 1
+// found (up to recoverTop): with the command accepted at the highest ballot,
+// or the one decided, or a no-op for a gap. With reconfiguration off the
+// window is unbounded and every one goes out at once.
+func (s *Server) recover() {
+	for s.next <= s.recoverTop && s.next <= s.edge() {
+		slot := s.next
 		e := s.entry(slot)
 		var p Entry
 		if i := int(slot - s.p1From); i < len(s.p1) {
@@ -175,13 +234,8 @@ func (s *Server) becomeLeader() {
 		default:
 			s.propose(slot, Noop)
 		}
+		s.next++
 	}
-	s.next, s.readyAt = top+1, top
-	s.leaseOK, s.hbNext = false, 0
-	s.hb = [hbRing]hbRound{}
-	s.env.CancelTimer(timerElection)
-	s.tick(true) // announce the new leader at once
-	s.advance()
 }
 
 // propose accepts slot's command in the leader's own acceptor, durably, and
@@ -196,6 +250,9 @@ func (s *Server) propose(slot Slot, cmd Command) {
 	case e.decided && e.cmd != cmd && !s.cfg.Bugs.Has(paxos.SplitLog):
 		s.fail(slot, "proposing %v, but %v is decided", cmd, e.cmd)
 	}
+	if s.alpha > 0 {
+		s.checkWindow(slot, cmd)
+	}
 	e.accBallot, e.acks, e.sentAt = s.ballot, 1<<uint(s.id), s.env.Now()
 	if !e.decided {
 		e.cmd = cmd
@@ -203,12 +260,13 @@ func (s *Server) propose(slot Slot, cmd Command) {
 	s.persist(acceptRecord{S: slot, B: s.ballot, C: cmd})
 	s.lastSend, s.sentCommit = e.sentAt, s.commit
 	m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: cmd, Commit: s.commit}
+	to := s.members(slot)
 	for i := 0; i < s.n; i++ {
-		if paxos.NodeID(i) != s.id {
+		if paxos.NodeID(i) != s.id && to&(1<<uint(i)) != 0 {
 			s.env.Send(paxos.NodeID(i), m)
 		}
 	}
-	if !e.decided && s.quorum <= 1 {
+	if !e.decided && s.chosenBy(slot, e.acks) {
 		s.learn(slot, cmd, s.ballot)
 	}
 	if s.cfg.Bugs.Has(paxos.NoRetransmit) {
@@ -230,7 +288,14 @@ func (s *Server) onAccepted(from paxos.NodeID, m Msg) {
 		return
 	}
 	e.acks |= 1 << uint(from)
-	if !e.decided && bits.OnesCount64(e.acks) >= s.quorum {
+	if s.alpha > 0 && s.peerCommit[from] < m.Commit {
+		// A member that caught up may now count where its acceptance did
+		// not before.
+		s.peerCommit[from] = m.Commit
+		s.recount()
+		return
+	}
+	if !e.decided && s.chosenBy(m.Slot, e.acks) {
 		s.learn(m.Slot, e.cmd, s.ballot)
 		s.advance()
 	}
@@ -238,6 +303,10 @@ func (s *Server) onAccepted(from paxos.NodeID, m Msg) {
 
 // pump moves queued client commands into free slots of the window.
 func (s *Server) pump() {
+	if s.alpha > 0 {
+		s.pumpReconfig()
+		return
+	}
 	k := 0
 	for k < len(s.queue) && int(s.next) <= int(s.commit)+s.cfg.Window {
 		s.propose(s.next, s.queue[k])
@@ -266,6 +335,7 @@ func (s *Server) tick(announce bool) {
 	lease := s.cfg.Lease.Duration > 0
 	if announce || lease || now-s.lastSend >= paxos.Time(s.cfg.Heartbeat) || s.sentCommit != s.commit {
 		m := Msg{Type: MsgHeartbeat, Ballot: s.ballot, Commit: s.commit}
+		to := s.reach(s.applied + 1) // joining replicas learn the log from the heartbeats
 		if lease {
 			m.Stamp = s.env.LocalNow()
 			s.hb[s.hbNext] = hbRound{stamp: m.Stamp, acks: 1 << uint(s.id)}
@@ -274,7 +344,7 @@ func (s *Server) tick(announce bool) {
 			s.leaseGranted(m.Stamp, 1<<uint(s.id))
 		}
 		for i := 0; i < s.n; i++ {
-			if paxos.NodeID(i) != s.id {
+			if paxos.NodeID(i) != s.id && to&(1<<uint(i)) != 0 {
 				s.env.Send(paxos.NodeID(i), m)
 			}
 		}
@@ -295,8 +365,9 @@ func (s *Server) retransmit(end Slot, age paxos.Time) {
 		e = s.at(slot) // the page may be shared with a copy: own it before writing
 		e.sentAt = now
 		m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: e.cmd, Commit: s.commit}
+		to := s.members(slot) &^ (e.acks & s.voters(slot)) // a member not yet counted is asked again
 		for i := 0; i < s.n; i++ {
-			if e.acks&(1<<uint(i)) == 0 {
+			if to&(1<<uint(i)) != 0 {
 				s.send(paxos.NodeID(i), m)
 			}
 		}

@@ -84,6 +84,12 @@ func (s *Server) advance() {
 		s.applied++
 		s.apply(s.applied)
 	}
+	if s.role == leader && !s.IsMember() {
+		// Removed: every slot of a configuration with this replica in it
+		// is decided. It stops leading; the members elect one of their own.
+		s.stepDown()
+		s.leader = -1
+	}
 	if s.role == leader {
 		s.pump()
 	}
@@ -101,9 +107,15 @@ func (s *Server) apply(slot Slot) {
 	if s.svc.frozen.Load() { // shared with a copy: copy-on-write
 		s.svc = s.svc.Clone()
 	}
-	res, out := s.svc.Apply(cmd)
+	var res Result
+	var out Outcome
+	if cmd.Op == OpReconfig {
+		res, out = s.applyReconfig(slot, cmd)
+	} else {
+		res, out = s.svc.Apply(cmd)
+	}
 	s.emit(Event{Kind: EvApplied, Slot: slot, Cmd: cmd, Outcome: out, Result: res})
-	if s.role == leader && (out == Executed || out == Duplicate) {
+	if s.role == leader && (out == Executed || out == Duplicate) && cmd.Seq > 0 {
 		s.reply(cmd, res)
 	}
 }

@@ -78,7 +78,10 @@ func (s *Server) onHeartbeatAck(from paxos.NodeID, m Msg) {
 }
 
 func (s *Server) leaseGranted(stamp paxos.Time, acks uint64) {
-	if bits.OnesCount64(acks) < s.quorum {
+	if s.alpha == 0 && bits.OnesCount64(acks) < s.quorum ||
+		s.alpha > 0 && !s.phase1Covers(acks, s.applied+1, s.applied+s.alpha) {
+		// With reconfiguration, grants must hold a majority of every
+		// configuration the window may write to.
 		return
 	}
 	if !s.leaseOK || s.leaseFrom < stamp {

@@ -32,17 +32,18 @@ type ClientID int32
 type Op uint8
 
 const (
-	OpNoop    Op = iota // fills a slot no value was found for; changes nothing
-	OpGet               // read a key
-	OpPut               // write a key
-	OpAppend            // append to a key's value
-	OpCAS               // compare-and-set a key
-	OpAcquire           // take a lock if it is free: granted with a fencing token
-	OpRelease           // give a lock back
+	OpNoop     Op = iota // fills a slot no value was found for; changes nothing
+	OpGet                // read a key
+	OpPut                // write a key
+	OpAppend             // append to a key's value
+	OpCAS                // compare-and-set a key
+	OpAcquire            // take a lock if it is free: granted with a fencing token
+	OpRelease            // give a lock back
+	OpReconfig           // change the membership (reconfig.go): Change asks, Conf is what the leader logged
 	numOps
 )
 
-var opNames = [...]string{"noop", "get", "put", "append", "cas", "acquire", "release"}
+var opNames = [...]string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig"}
 
 func (o Op) String() string {
 	if o < numOps {
@@ -66,6 +67,11 @@ type Command struct {
 	Seq    Seq
 	Value  string // put, append: the value written; cas: the new value
 	Old    string // cas: the value expected
+	// Change and Conf are a membership change's (OpReconfig): the change
+	// asked for, and the configuration the leader computed from it and
+	// logged (zero: refused). Zero in every other command.
+	Change Change
+	Conf   Conf
 }
 
 // Noop is the command a new leader proposes for a slot that no acceptor of
@@ -78,7 +84,7 @@ func (c Command) IsNoop() bool { return c.Op == OpNoop }
 // Request names the client request c carries; ok is false for the no-op.
 // It is what the exactly-once checker keys on.
 func (c Command) Request() (client int, seq uint64, ok bool) {
-	if c.Op == OpNoop {
+	if c.Op == OpNoop || c.Seq == 0 { // the no-op, or an operator's membership change
 		return 0, 0, false
 	}
 	return int(c.Client), uint64(c.Seq), true
@@ -112,6 +118,18 @@ func (c Command) write(b *strings.Builder) {
 	}
 	b.WriteString(c.Op.String())
 	b.WriteByte('(')
+	if c.Op == OpReconfig {
+		b.WriteString(c.Change.String())
+		if c.Conf.Epoch > 0 {
+			b.WriteString(" -> " + c.Conf.String())
+		}
+		b.WriteByte(')')
+		if c.Seq == 0 {
+			return // an operator's, not a client's
+		}
+		b.WriteString(" c" + strconv.Itoa(int(c.Client)) + "#" + strconv.FormatUint(uint64(c.Seq), 10))
+		return
+	}
 	if c.Op.IsLock() {
 		b.WriteString(lockNames[c.Key])
 	} else {
@@ -132,7 +150,12 @@ func (c Command) write(b *strings.Builder) {
 func (c Command) hash(h uint64) uint64 {
 	h = paxos.Mix64(h ^ uint64(c.Op)<<56 ^ uint64(c.Key)<<48 ^ uint64(uint32(c.Client))<<16 ^ uint64(c.Seq))
 	h = hashString(h, c.Value)
-	return hashString(h, c.Old)
+	h = hashString(h, c.Old)
+	if c.Op == OpReconfig { // only here, so that every other command hashes as before
+		h = paxos.Mix64(h ^ c.Change.Add ^ c.Change.Remove<<1)
+		h = paxos.Mix64(h ^ c.Conf.Members ^ uint64(c.Conf.Epoch)<<1)
+	}
+	return h
 }
 
 // Result is what a command answered: Value for get, OK for cas, acquire and

@@ -39,6 +39,16 @@ func (s *Server) onRequest(from paxos.NodeID, c Command) {
 	if s.pending(c) {
 		return // its reply comes when it is applied
 	}
+	if c.Op == OpReconfig && s.alpha > 0 {
+		// A membership change waits for the one in flight (reconfig.go).
+		if len(s.changes) >= maxChanges {
+			return // the client retries
+		}
+		c.Conf = Conf{} // the leader computes it
+		s.changes = append(s.changes, c)
+		s.pump()
+		return
+	}
 	if len(s.queue) >= s.cfg.MaxQueue {
 		return // the client retries
 	}
@@ -55,6 +65,11 @@ func (s *Server) pending(c Command) bool {
 	}
 	for i := range s.queue {
 		if s.queue[i].Client == c.Client && s.queue[i].Seq == c.Seq {
+			return true
+		}
+	}
+	for i := range s.changes {
+		if s.changes[i].Client == c.Client && s.changes[i].Seq == c.Seq {
 			return true
 		}
 	}

@@ -20,7 +20,7 @@ func TestScriptOpsAndCommands(t *testing.T) {
 			lock = append(lock, o)
 		}
 	}
-	require.Equal(t, []string{"noop", "get", "put", "append", "cas", "acquire", "release", "op(7)"}, names)
+	require.Equal(t, []string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig", "op(8)"}, names)
 	require.Equal(t, []Op{OpGet, OpPut, OpAppend, OpCAS}, kv)
 	require.Equal(t, []Op{OpAcquire, OpRelease}, lock)
 
@@ -28,21 +28,27 @@ func TestScriptOpsAndCommands(t *testing.T) {
 	require.Equal(t, []any{0, uint64(0), false}, []any{c, s, ok})
 	c, s, ok = Command{Op: OpGet, Client: 4, Seq: 9}.Request()
 	require.Equal(t, []any{4, uint64(9), true}, []any{c, s, ok})
+	c, s, ok = Command{Op: OpReconfig, Client: -1, Change: AddReplica(3)}.Request()
+	require.Equal(t, []any{0, uint64(0), false}, []any{c, s, ok}, "an operator's change is no client's request")
+	c, s, ok = Command{Op: OpReconfig, Client: 4, Seq: 9, Change: AddReplica(3)}.Request()
+	require.Equal(t, []any{4, uint64(9), true}, []any{c, s, ok})
 	require.True(t, Noop.IsNoop())
 	require.False(t, Command{Op: OpGet}.IsNoop())
 	require.Equal(t, "k255", KeyName(255))
 	require.Equal(t, "l3", LockName(3))
 
 	for want, cmd := range map[string]Command{
-		"noop":                          Noop,
-		`get(k1) c4#2`:                  {Op: OpGet, Key: 1, Client: 4, Seq: 2},
-		`put(k1, "v") c4#2`:             {Op: OpPut, Key: 1, Client: 4, Seq: 2, Value: "v"},
-		`append(k0, "w") c5#10`:         {Op: OpAppend, Key: 0, Client: 5, Seq: 10, Value: "w"},
-		`cas(k2, "o", "n") c4#2`:        {Op: OpCAS, Key: 2, Client: 4, Seq: 2, Old: "o", Value: "n"},
-		`acquire(l1) c4#2`:              {Op: OpAcquire, Key: 1, Client: 4, Seq: 2},
-		`release(l0) c4#3`:              {Op: OpRelease, Key: 0, Client: 4, Seq: 3},
-		`op(9)(k1) c4#2`:                {Op: 9, Key: 1, Client: 4, Seq: 2},
-		`put(k3, "a\"b") c12#123456789`: {Op: OpPut, Key: 3, Client: 12, Seq: 123456789, Value: `a"b`},
+		"noop":                               Noop,
+		`get(k1) c4#2`:                       {Op: OpGet, Key: 1, Client: 4, Seq: 2},
+		`put(k1, "v") c4#2`:                  {Op: OpPut, Key: 1, Client: 4, Seq: 2, Value: "v"},
+		`append(k0, "w") c5#10`:              {Op: OpAppend, Key: 0, Client: 5, Seq: 10, Value: "w"},
+		`cas(k2, "o", "n") c4#2`:             {Op: OpCAS, Key: 2, Client: 4, Seq: 2, Old: "o", Value: "n"},
+		`acquire(l1) c4#2`:                   {Op: OpAcquire, Key: 1, Client: 4, Seq: 2},
+		`release(l0) c4#3`:                   {Op: OpRelease, Key: 0, Client: 4, Seq: 3},
+		`op(9)(k1) c4#2`:                     {Op: 9, Key: 1, Client: 4, Seq: 2},
+		`reconfig(+{3} -{1})`:                {Op: OpReconfig, Client: -1, Change: ReplaceReplica(1, 3)},
+		`reconfig(+{3} -> e1{0,1,2,3}) c5#2`: {Op: OpReconfig, Client: 5, Seq: 2, Change: AddReplica(3), Conf: Conf{Epoch: 1, Members: 0b1111}},
+		`put(k3, "a\"b") c12#123456789`:      {Op: OpPut, Key: 3, Client: 12, Seq: 123456789, Value: `a"b`},
 	} {
 		require.Equal(t, want, cmd.String())
 	}

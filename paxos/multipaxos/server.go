@@ -9,9 +9,24 @@ import (
 // Config configures a replica. The zero value of every duration and limit
 // takes the default from Defaults.
 type Config struct {
-	// Replicas is the cluster size: nodes 0..Replicas-1 are replicas, the
-	// nodes after them are clients.
+	// Replicas is the cluster size: nodes 0..Replicas-1 are replicas (the
+	// initial configuration), the nodes after them are clients, or, with
+	// MaxReplicas set, spare replicas and then clients.
 	Replicas int
+	// MaxReplicas is the space of replica ids (0: Replicas). Ids
+	// Replicas..MaxReplicas-1 are spares: they belong to no configuration
+	// until a membership change adds them, and a spare started early only
+	// answers as an acceptor and learns the log. Clients come after them.
+	MaxReplicas int
+	// Alpha is α of reconfiguration through the log (reconfig.go): a
+	// configuration chosen in slot i governs slots from i+α, and a leader
+	// never proposes more than α slots past the ones it has applied. 0
+	// switches reconfiguration off: the membership is fixed and every run is
+	// as it was before reconfiguration existed.
+	Alpha int
+	// ReconfigBug switches on planted reconfiguration bugs by name,
+	// comma-separated (ReconfigBugs lists them).
+	ReconfigBug string
 	// ElectionTimeout: a follower that hears nothing from a leader for a
 	// time drawn from [ElectionTimeout, 2*ElectionTimeout] campaigns.
 	ElectionTimeout paxos.Duration
@@ -53,6 +68,9 @@ func (c Config) Defaults() Config {
 	if c.CatchupMax <= 0 {
 		c.CatchupMax = 64
 	}
+	if c.MaxReplicas <= 0 {
+		c.MaxReplicas = c.Replicas
+	}
 	return c
 }
 
@@ -87,6 +105,7 @@ const (
 	EvApplied                        // the replica applied Slot to its services
 	EvLeader                         // the replica became leader at Ballot
 	EvLeaseRead                      // the replica answered a read locally, Result
+	EvConfig                         // the replica applied the membership change Cmd chosen in Slot: installed to govern from From (Outcome Executed) or refused (Stale)
 )
 
 // Event is what a replica reports after a step, for checkers and traces.
@@ -97,6 +116,7 @@ type Event struct {
 	Cmd     Command
 	Outcome Outcome
 	Result  Result
+	From    Slot // EvConfig: the first slot the configuration governs
 }
 
 // Server is one Multi-Paxos replica: acceptor, learner, and proposer when it
@@ -129,6 +149,15 @@ type Server struct {
 	p1From Slot
 	p1Acks uint64
 	p1     []Entry // highest accepted per slot from p1From on
+
+	// reconfiguration (reconfig.go); alpha 0: off, spans holds epoch 0 alone
+	alpha      Slot
+	rbugs      reconfigBugs
+	spans      []span // the configurations chosen, in slot order
+	p1Asked    uint64 // leader: the replicas sent its Prepare
+	recoverTop Slot   // leader: phase 1 found slots up to here, proposed again as the window reaches them
+	changes    []Command
+	peerCommit []Slot // leader: the commit index each replica last reported
 
 	// leader
 	next       Slot // next slot to propose into
@@ -163,11 +192,15 @@ type Server struct {
 func NewServer(env paxos.Env[Msg], cfg Config) *Server {
 	cfg = cfg.Defaults()
 	id := env.ID()
-	invariant(cfg.Replicas >= 1 && cfg.Replicas <= 64 && cfg.Replicas <= env.N(), id, 0, paxos.Ballot{},
-		"cluster of %d replicas among %d nodes", cfg.Replicas, env.N())
-	invariant(int(id) < cfg.Replicas, id, 0, paxos.Ballot{}, "replica id beyond %d replicas", cfg.Replicas)
-	s := &Server{env: env, cfg: cfg, id: id, n: cfg.Replicas, quorum: paxos.QuorumSize(cfg.Replicas, cfg.Bugs),
-		leader: -1, svc: NewServices(cfg.Keys, cfg.Locks, cfg.Bugs)}
+	invariant(cfg.Replicas >= 1 && cfg.Replicas <= cfg.MaxReplicas && cfg.MaxReplicas <= 64 && cfg.MaxReplicas <= env.N(), id, 0, paxos.Ballot{},
+		"cluster of %d replicas (%d replica ids) among %d nodes", cfg.Replicas, cfg.MaxReplicas, env.N())
+	invariant(int(id) < cfg.MaxReplicas, id, 0, paxos.Ballot{}, "replica id beyond %d replica ids", cfg.MaxReplicas)
+	invariant(cfg.Alpha >= 0 && cfg.Alpha <= MaxSlots, id, 0, paxos.Ballot{}, "α=%d", cfg.Alpha)
+	rbugs, err := parseReconfigBugs(cfg.ReconfigBug)
+	invariant(err == nil, id, 0, paxos.Ballot{}, "%v", err)
+	s := &Server{env: env, cfg: cfg, id: id, n: cfg.MaxReplicas, quorum: paxos.QuorumSize(cfg.Replicas, cfg.Bugs),
+		leader: -1, svc: NewServices(cfg.Keys, cfg.Locks, cfg.Bugs),
+		alpha: Slot(cfg.Alpha), rbugs: rbugs, spans: []span{{from: 1, conf: initialConf(cfg.Replicas)}}}
 	if cfg.Lease.Duration > 0 {
 		s.guard = cfg.Lease.Guard(cfg.Bugs)
 		invariant(s.guard > 0, id, 0, paxos.Ballot{}, "lease of %dµs leaves nothing after the margin for drift %dppm and skew %dµs",
@@ -384,9 +417,12 @@ func (s *Server) send(to paxos.NodeID, m Msg) {
 	s.env.Send(to, m)
 }
 
-func (s *Server) broadcast(m Msg) {
+// broadcast sends m to every replica in the set to, in id order.
+func (s *Server) broadcast(to uint64, m Msg) {
 	for i := 0; i < s.n; i++ {
-		s.send(paxos.NodeID(i), m)
+		if to&(1<<uint(i)) != 0 {
+			s.send(paxos.NodeID(i), m)
+		}
 	}
 }
 

@@ -82,7 +82,12 @@ func (s *Services) LastSeq(c ClientID) (Seq, Result) {
 }
 
 // Apply executes one decided command.
-func (s *Services) Apply(c Command) (Result, Outcome) {
+func (s *Services) Apply(c Command) (Result, Outcome) { return s.applyWith(c, s.execute) }
+
+// applyWith is Apply with exec to execute c once its session admits it: a
+// membership change is executed by the replica, not by the services, but
+// answered exactly once like any client command.
+func (s *Services) applyWith(c Command, exec func(Command) Result) (Result, Outcome) {
 	if c.Op == OpNoop {
 		return Result{}, Skipped
 	}
@@ -101,7 +106,7 @@ func (s *Services) Apply(c Command) (Result, Outcome) {
 			return Result{}, Stale
 		}
 	}
-	r := s.execute(c)
+	r := exec(c)
 	if c.Seq > sess.seq {
 		sess.seq, sess.result = c.Seq, r
 	}
