@@ -48,6 +48,16 @@ var familyNames = []struct {
 	name string
 }{{Crash, "crash"}, {Partition, "partition"}, {Loss, "loss"}, {Duplicate, "dup"}, {Delay, "delay"}, {ClockSkew, "skew"}, {Lasting, "lasting"}}
 
+// ParseFamily reads one family's name, as String writes it.
+func ParseFamily(name string) (Family, bool) {
+	for _, fn := range familyNames {
+		if fn.name == name {
+			return fn.f, true
+		}
+	}
+	return 0, false
+}
+
 func (f Family) String() string {
 	var names []string
 	for _, fn := range familyNames {
@@ -118,7 +128,22 @@ type Limits struct {
 	TailMax     sim.Duration
 	SkewMax     sim.Duration
 	DriftMaxPPM int32
+	// MinCrashes, MinParts, MinDrop, MinDup raise the low end of their
+	// draws (1 when unset); equal to the maximum, the value is fixed.
+	MinCrashes, MinParts int
+	MinDrop, MinDup      sim.Rate
+	// MinTail fixes the share of messages delayed into the tail, as MinDrop
+	// does the drop rate (drawn from 1ppm to 20% when unset).
+	MinTail, MaxTail sim.Rate
+	// Always are families on in every run, swarm or not.
+	Always Family
+	// ExtremeFixed fixes the boundary-timing adversary at Extreme instead
+	// of drawing it in ExtremeShare of the runs.
+	ExtremeFixed, Extreme bool
 }
+
+// atLeast1 is the low end of a count or rate draw.
+func atLeast1[T ~int | ~uint32](v T) uint64 { return uint64(max(v, 1)) }
 
 // Draw picks a plan within limits. In swarm mode each allowed family is
 // switched on or off as a whole first, so that some seeds run with only a few
@@ -128,36 +153,43 @@ func Draw(src sim.Source, l Limits) Plan {
 	if l.Swarm {
 		p.Families = 0
 		for _, fn := range familyNames {
-			if l.Families&fn.f != 0 && sim.Chance(src, sim.RateScale/2) {
+			if l.Families&fn.f != 0 && (l.Always&fn.f != 0 || sim.Chance(src, sim.RateScale/2)) {
 				p.Families |= fn.f
 			}
 		}
 	}
 	if p.Families&Crash != 0 && l.MaxCrashes > 0 {
-		p.Crashes = int(sim.Between(src, 1, uint64(l.MaxCrashes)))
+		p.Crashes = int(sim.Between(src, atLeast1(l.MinCrashes), uint64(l.MaxCrashes)))
 		p.DownMin = l.DownMax / 20
 		p.DownMax = p.DownMin + sim.Duration(sim.Between(src, 0, uint64(l.DownMax-p.DownMin)))
 	}
 	if p.Families&Partition != 0 && l.MaxParts > 0 {
-		p.Partitions = int(sim.Between(src, 1, uint64(l.MaxParts)))
+		p.Partitions = int(sim.Between(src, atLeast1(l.MinParts), uint64(l.MaxParts)))
 		p.PartMin = l.PartMax / 20
 		p.PartMax = p.PartMin + sim.Duration(sim.Between(src, 0, uint64(l.PartMax-p.PartMin)))
 	}
 	if p.Families&Loss != 0 && l.MaxDrop > 0 {
-		p.DropRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDrop)))
+		p.DropRate = sim.Rate(sim.Between(src, atLeast1(l.MinDrop), uint64(l.MaxDrop)))
 	}
 	if p.Families&Duplicate != 0 && l.MaxDup > 0 {
-		p.DupRate = sim.Rate(sim.Between(src, 1, uint64(l.MaxDup)))
+		p.DupRate = sim.Rate(sim.Between(src, atLeast1(l.MinDup), uint64(l.MaxDup)))
 	}
 	if p.Families&Delay != 0 && l.TailMax > 0 {
-		p.TailRate = sim.Rate(sim.Between(src, 1, uint64(sim.RateScale/5)))
+		hi := l.MaxTail
+		if hi == 0 {
+			hi = sim.RateScale / 5
+		}
+		p.TailRate = sim.Rate(sim.Between(src, atLeast1(l.MinTail), uint64(hi)))
 		p.TailMax = l.TailMax
 	}
 	if p.Families&ClockSkew != 0 {
 		p.SkewMax = l.SkewMax
 		p.DriftMaxPPM = l.DriftMaxPPM
 	}
-	p.Extreme = sim.Chance(src, ExtremeShare)
+	p.Extreme = l.Extreme
+	if !l.ExtremeFixed {
+		p.Extreme = sim.Chance(src, ExtremeShare)
+	}
 	return p
 }
 

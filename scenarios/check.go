@@ -164,7 +164,7 @@ func Check(sc *Scenario, opts Options, cfg explore.Config) (*Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Set, opts.Trace = set.String(), false
+	opts.Set, opts.Trace = set.All(), false
 	res, err := explore.Search(func() (explore.Machine, error) { return sc.Machine(opts) }, cfg)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,21 @@ var (
 	flagSeed     = flag.String("synod.seed", "", "run exactly this seed (env SYNOD_SEED)")
 	flagSeeds    = flag.String("synod.seeds", "", "seeds per scenario: a count N (1..N) or a range A-B (env SYNOD_SEEDS)")
 	flagBug      = flag.String("synod.bug", "", "switch on catalogued bugs, comma-separated (env SYNOD_BUG)")
+	flagSet      = flag.String("synod.set", "", "override scenario settings, key=value,... as simrun run -set (env SYNOD_SET; simrun list -v shows them)")
 )
+
+// settingsUnderTest is -synod.set, checked against the scenario: a bad
+// setting fails the test in one line.
+func settingsUnderTest(t testing.TB, s *Scenario) string {
+	text := setting(flagSet, "SYNOD_SET")
+	if text == "" {
+		return ""
+	}
+	if _, err := s.ParseSettings(text); err != nil {
+		t.Fatalf("-synod.set: %v", err)
+	}
+	return text
+}
 
 func setting(f *string, env string) string {
 	if *f != "" {

@@ -67,9 +67,12 @@ func init() {
 		spec := base
 		edit(&spec)
 		multiSpecs[name] = spec
-		Register(&Scenario{Name: name, Summary: summary, Features: multiFamily, Legend: multiLegend, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
-			return runMulti(spec, src, opts)
-		}})
+		sc := &Scenario{Name: name, Summary: summary, Features: multiFamily, Legend: multiLegend, Sometimes: spec.sometimes,
+			Params: multiParams(spec), Validate: validateMulti}
+		sc.Run = func(src sim.Source, opts Options) Result {
+			return runMultiWith(spec, sc.settingsFor(opts.Set), src, opts, nil)
+		}
+		Register(sc)
 	}
 	register("multi/kv", "3-5 replicas, 2-5 clients on a KV store, lossy network: drops, duplicates, long delays", func(s *multiSpec) {
 		s.faults = msgFaults
@@ -203,21 +206,30 @@ type multiRun struct {
 // that vary one.
 var multiSpecs = map[string]multiSpec{}
 
-func runMulti(spec multiSpec, src sim.Source, opts Options) Result {
-	return runMultiWith(spec, src, opts, nil)
-}
-
 // runMultiWith runs a Multi-Paxos scenario and, when the run ends without
 // a panic, hands the finished run to inspect (tests read its history).
-func runMultiWith(spec multiSpec, src sim.Source, opts Options, inspect func(*multiRun)) (res Result) {
+func runMultiWith(spec multiSpec, set Settings, src sim.Source, opts Options, inspect func(*multiRun)) (res Result) {
 	src = recorded(src, opts)
-	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
-	clients := int(sim.Between(src, uint64(spec.minClients), uint64(spec.maxClients)))
-	if spec.leaseMin > 0 {
+	n := int(set.Draw(src, "replicas", int64(spec.minNodes), int64(spec.maxNodes)))
+	clients := int(set.Draw(src, "clients", int64(spec.minClients), int64(spec.maxClients)))
+	leaseGiven := set.Given("lease")
+	switch {
+	case leaseGiven && set.Get("lease") > 0 && spec.leaseMin > 0:
+		spec = withLease(spec, sim.Duration(set.Get("lease")))
+	case leaseGiven && set.Get("lease") > 0:
+		spec.leaseDuration = sim.Duration(set.Get("lease"))
+	case spec.leaseMin > 0:
 		spec = scaleToLease(spec, src)
 	}
+	if set.params != nil {
+		spec = applyMulti(spec, set)
+		res.Settings = set.String()
+	}
 	plan := faults.Draw(src, spec.faults)
-	lease := spec.lease == leaseOn || (spec.lease == leaseSwarm && sim.Chance(src, sim.RateScale/2))
+	lease := leaseGiven && set.Get("lease") > 0
+	if !leaseGiven {
+		lease = spec.lease == leaseOn || (spec.lease == leaseSwarm && sim.Chance(src, sim.RateScale/2))
+	}
 	cfg := mp.Config{
 		Replicas: n, Keys: spec.keys, Locks: spec.locks, Bugs: opts.Bugs,
 		ElectionTimeout: paxos.Duration(spec.election), Heartbeat: paxos.Duration(spec.heartbeat),

@@ -153,7 +153,7 @@ func newMultiCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*mu
 	if writers > clients {
 		return nil, fmt.Errorf("%s: writers=%d exceeds clients=%d", sc.Name, writers, clients)
 	}
-	res.Settings = set.String()
+	res.Settings = set.All()
 	res.Params = fmt.Sprintf("untimed replicas=%d clients=%d writers=%d spread=%d ops=%d candidates=%d elections=%d heartbeats=%d retries=%d drops=%d dups=%d crashes=%d restarts=%d",
 		n, clients, writers, set.Int("spread"), ops, min(set.Int("candidates"), n), set.Int("elections"), set.Int("heartbeats"), set.Int("retries"),
 		set.Int("drops"), set.Int("dups"), set.Int("crashes"), set.Int("restarts"))

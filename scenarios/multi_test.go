@@ -59,7 +59,7 @@ func TestMultiCrashScenarioConverges(t *testing.T) {
 	spec := multiSpecs["multi/kv-crash"]
 	for seed := uint64(1); seed <= 50; seed++ {
 		var top []uint64
-		res := runMultiWith(spec, sim.NewPRNG(seed), Options{}, func(r *multiRun) {
+		res := runMultiWith(spec, Settings{}, sim.NewPRNG(seed), Options{}, func(r *multiRun) {
 			for i := 0; i < r.replicas; i++ {
 				top = append(top, uint64(r.server(i).Applied()))
 			}
@@ -157,7 +157,7 @@ func longHistory(t testing.TB, n int, seed uint64) *checker.History {
 	spec.ops, spec.opsExact = n, true
 	spec.liveness = 60 * sim.Second // the whole workload runs on after the heal
 	var h *checker.History
-	res := runMultiWith(spec, sim.NewPRNG(seed), Options{}, func(r *multiRun) { h = r.history() })
+	res := runMultiWith(spec, Settings{}, sim.NewPRNG(seed), Options{}, func(r *multiRun) { h = r.history() })
 	require.Nil(t, res.Violation)
 	require.Empty(t, res.Inconclusive)
 	require.GreaterOrEqual(t, h.Len(), n*9/10)

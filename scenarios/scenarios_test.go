@@ -19,7 +19,8 @@ import (
 
 // reproduce is what a failing seed test prints: the commands that rerun it.
 func reproduce(t testing.TB, s *Scenario, seed uint64, bugs paxos.Bugs) string {
-	res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs, Trace: true})
+	set := settingsUnderTest(t, s)
+	res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs, Trace: true, Set: set})
 	dir := os.Getenv("SYNOD_TRACE_DIR")
 	if dir == "" {
 		dir = t.TempDir()
@@ -35,6 +36,9 @@ func reproduce(t testing.TB, s *Scenario, seed uint64, bugs paxos.Bugs) string {
 	if bugs != 0 {
 		cmd += " -synod.bug=" + bugs.String()
 	}
+	if set != "" {
+		cmd += " -synod.set=" + set
+	}
 	return fmt.Sprintf("\n  reproduce: %s\n  replay:    go run ./cmd/simrun replay %s", cmd, path)
 }
 
@@ -46,9 +50,10 @@ func TestScenarioSeeds(t *testing.T) {
 	bugs := bugsUnderTest(t)
 	for _, s := range scenariosUnderTest(t, "") {
 		t.Run(s.Name, func(t *testing.T) {
+			set := settingsUnderTest(t, s)
 			for i := range count { // counted, not compared: first+count may wrap past 2^64-1
 				seed := first + i
-				res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs})
+				res := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs, Set: set})
 				if res.Violation != nil {
 					t.Fatalf("%s seed %d (%s): %v%s", s.Name, seed, res.Params, res.Violation, reproduce(t, s, seed, bugs))
 				}
@@ -226,7 +231,7 @@ func TestReplayNamesTheFirstDivergence(t *testing.T) {
 	file.Lines[20].Text += " (edited)"
 	rep, err = Replay(file)
 	require.NoError(t, err)
-	require.Contains(t, rep.Divergence, fmt.Sprintf("line %d: trace says", 10+20))
+	require.Contains(t, rep.Divergence, fmt.Sprintf("line %d: trace says", len(file.Header)+3+20))
 }
 
 func TestReplayRejectsUnknownScenarioAndBug(t *testing.T) {

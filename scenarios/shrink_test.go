@@ -167,7 +167,7 @@ func TestShrinkNeverGrowsAnAssertionFailure(t *testing.T) {
 			panic(fmt.Sprintf("planted invariant broken at node %d: decided %d", id, v))
 		}
 	}
-	s := &Scenario{Name: "test/planted-assertion", Run: func(src sim.Source, opts Options) Result { return runSingle(spec, src, opts) }}
+	s := &Scenario{Name: "test/planted-assertion", Run: func(src sim.Source, opts Options) Result { return runSingle(spec, Settings{}, src, opts) }}
 	Register(s)
 	t.Cleanup(func() { delete(registry, s.Name) })
 

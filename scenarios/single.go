@@ -52,9 +52,11 @@ func singleSwarmSpec() singleSpec {
 
 func init() {
 	register := func(name, summary string, spec singleSpec) {
-		Register(&Scenario{Name: name, Summary: summary, Features: singleFamily, Legend: singleLegend, Sometimes: spec.sometimes, Run: func(src sim.Source, opts Options) Result {
-			return runSingle(spec, src, opts)
-		}})
+		sc := &Scenario{Name: name, Summary: summary, Features: singleFamily, Legend: singleLegend, Sometimes: spec.sometimes, Params: singleParams(spec)}
+		sc.Run = func(src sim.Source, opts Options) Result {
+			return runSingle(spec, sc.settingsFor(opts.Set), src, opts)
+		}
+		Register(sc)
 	}
 	register("single/basic", "3 nodes, one proposer, no faults: the plain run", singleSpec{
 		minNodes: 3, maxNodes: 3, minProps: 1, maxProps: 1,
@@ -122,14 +124,20 @@ func singleNodes(base paxos.SingleConfig, props int) sim.NewNode[paxos.Msg] {
 	}
 }
 
-func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
+func runSingle(spec singleSpec, set Settings, src sim.Source, opts Options) (res Result) {
 	src = recorded(src, opts)
-	n := int(sim.Between(src, uint64(spec.minNodes), uint64(spec.maxNodes)))
+	if set.params != nil {
+		setSpan(set, "window", &spec.window)
+		setSpan(set, "liveness", &spec.liveness)
+		spec.faults = applyFaults(spec.faults, set)
+		res.Settings = set.String()
+	}
+	n := int(set.Draw(src, "nodes", int64(spec.minNodes), int64(spec.maxNodes)))
 	maxProps := spec.maxProps
 	if maxProps == 0 || maxProps > n {
 		maxProps = n
 	}
-	props := int(sim.Between(src, uint64(spec.minProps), uint64(maxProps)))
+	props := min(n, int(set.Draw(src, "proposers", int64(spec.minProps), int64(maxProps))))
 	plan := faults.Draw(src, spec.faults)
 	if plan.Families&faults.Lasting != 0 {
 		// One proposer stays: Paxos decides with a live proposer and a
@@ -137,7 +145,12 @@ func runSingle(spec singleSpec, src sim.Source, opts Options) (res Result) {
 		plan.Spare = 1 << src.Choose(uint64(props))
 	}
 	latency, retry := spec.latency, paxos.Duration(0)
-	if spec.timing && sim.Chance(src, sim.RateScale/2) {
+	if set.Given("latency") || set.Given("retry") {
+		// Either fixes both: the draw would change the other.
+		latency.Max = sim.Duration(set.Get("latency"))
+		latency.Min = min(latency.Min, latency.Max)
+		retry = paxos.Duration(set.Get("retry"))
+	} else if spec.timing && sim.Chance(src, sim.RateScale/2) {
 		latency.Max = latency.Min + sim.Duration(sim.Between(src, 0, uint64(20*sim.Millisecond)))
 		retry = paxos.Duration(sim.Between(src, uint64(2*sim.Millisecond), uint64(40*sim.Millisecond)))
 	}

@@ -61,8 +61,8 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		return nil, err
 	}
 	n, props := set.Int("nodes"), set.Int("proposers")
-	res.Settings = set.String()
-	res.Params = "untimed " + set.String()
+	res.Settings = set.All()
+	res.Params = "untimed " + set.All()
 	var learners uint64
 	for i := n - min(set.Int("learners"), n); i < n && set.Int("learners") > 0; i++ {
 		learners |= 1 << uint(i)

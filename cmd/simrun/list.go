@@ -27,11 +27,22 @@ func cmdList(args []string, out io.Writer) (int, error) {
 			mark = " [simrun check]"
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\n", s.Name, s.Summary, mark)
-		if *verbose {
+		if *verbose && len(s.Params) > 0 {
+			// Settings line up among themselves, not with the summaries.
+			if err := tw.Flush(); err != nil {
+				return exitUsage, err
+			}
+			pw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, p := range s.Params {
-				fmt.Fprintf(tw, "  %s=%d\t[%d, %d] %s\n", p.Name, p.Default, p.Min, p.Max, p.Doc)
+				fmt.Fprintf(pw, "  %s=%s\t%s\t%s\n", p.Name, p.DefaultText(), p.Range(), p.Doc)
+			}
+			if err := pw.Flush(); err != nil {
+				return exitUsage, err
 			}
 		}
+	}
+	if *verbose {
+		fmt.Fprintln(tw, "\nsimrun run -scenario NAME -set key=value,... overrides settings (durations 250ms/2s/1500us, rates 0.02/2%/20000ppm, families crash+loss); a drawn setting, once set, is fixed in every run")
 	}
 	return exitOK, tw.Flush()
 }

@@ -127,7 +127,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
 	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into a .shrunk.trace next to it")
 	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace")
-	set := fs.String("set", "", "override scenario settings: key=value,... (check scenarios declare them)")
+	set := fs.String("set", "", "override scenario settings: key=value,... (simrun list -v shows each scenario's)")
 	strategyName := fs.String("strategy", "swarm", "swarm (seeded PRNG), walk (uniform random walk over enabled actions) or pct (check scenarios)")
 	depth := fs.Int("depth", 3, "PCT depth: priority change points plus one")
 	showCoverage := fs.Bool("coverage", false, "print, per scenario, how many seeds reached each fault×feature pair (the JSON summary always has it)")
@@ -336,9 +336,12 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.S
 	if bugs != 0 {
 		v.GoTest += " -synod.bug=" + bugs.String()
 	}
-	if sw.Set != "" || sw.Strategy.Name != "swarm" {
-		// The seed tests know neither settings nor strategies: the one
-		// command that reruns this seed is simrun's own.
+	if sw.Set != "" {
+		v.GoTest += " -synod.set=" + sw.Set
+	}
+	if sw.Strategy.Name != "swarm" {
+		// The seed tests know no strategies: the one command that reruns
+		// this seed is simrun's own.
 		v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -scenario %s -seed %d -seeds 1 -strategy %s", v.Scenario, v.Seed, sw.Strategy.Name)
 		if sw.Strategy.Name == "pct" {
 			v.GoTest += fmt.Sprintf(" -depth %d", sw.Strategy.Depth)
