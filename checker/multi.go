@@ -181,6 +181,17 @@ func (r *slotRecord[C]) describeVotes() string {
 	return string(b)
 }
 
+// chosenBy is the acceptors that accepted the chosen command at the
+// ballot it was chosen at.
+func (r *slotRecord[C]) chosenBy() uint64 {
+	for _, v := range r.votes {
+		if v.ballot == r.chosenAt && v.cmd == r.chosenCmd {
+			return v.by
+		}
+	}
+	return 0
+}
+
 func nodeSet(set uint64) string {
 	var b []byte
 	for i := 0; set != 0; i++ {
@@ -206,8 +217,8 @@ func (c *MultiLog[C]) Accepted(node paxos.NodeID, s uint64, b paxos.Ballot, cmd 
 	rec := c.slot(s)
 	if rec.chosen && rec.chosenAt.Less(b) && rec.chosenCmd != cmd {
 		return &Violation{Kind: "accepted-above-chosen", Time: at, Message: fmt.Sprintf(
-			"slot %d: acceptor %d accepted %v at ballot %v, above ballot %v where %v was chosen: every ballot above a chosen one must carry the chosen command (P2b)",
-			s, node, cmd, b, rec.chosenAt, rec.chosenCmd)}
+			"slot %d: acceptor n%d accepted %v at ballot %v, above ballot %v where %v was chosen by acceptors %s: every ballot above a chosen one must carry the chosen command (P2b)",
+			s, node, cmd, b, rec.chosenAt, rec.chosenCmd, nodeSet(rec.chosenBy()))}
 	}
 	var vote *slotVote[C]
 	for i := range rec.votes {
@@ -235,8 +246,8 @@ func (c *MultiLog[C]) Accepted(node paxos.NodeID, s uint64, b paxos.Ballot, cmd 
 		rec.chosen, rec.chosenAt, rec.chosenCmd = true, b, cmd
 	case rec.chosenCmd != cmd:
 		return &Violation{Kind: "chosen-twice", Time: at, Message: fmt.Sprintf(
-			"slot %d: %v is chosen at ballot %v (acceptors %s), but %v was chosen at ballot %v",
-			s, cmd, b, nodeSet(vote.by), rec.chosenCmd, rec.chosenAt)}
+			"slot %d: %v is chosen at ballot %v (acceptors %s), but %v was chosen at ballot %v (acceptors %s)",
+			s, cmd, b, nodeSet(vote.by), rec.chosenCmd, rec.chosenAt, nodeSet(rec.chosenBy()))}
 	case b.Less(rec.chosenAt):
 		rec.chosenAt = b
 	}
