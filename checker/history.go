@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // OpKind names an operation of one of the two replicated services: the
@@ -129,3 +130,105 @@ func (h *History) Return(id OpID, at int64, out Output) {
 
 // Len is the number of operations recorded, returned or not.
 func (h *History) Len() int { return len(h.ops) }
+
+// opKindNames spell OpKind in saved histories.
+var opKindNames = map[OpKind]string{KVGet: "get", KVPut: "put", KVAppend: "append", KVCAS: "cas", LockAcquire: "acquire", LockRelease: "release"}
+
+// SavedOp is one operation of a saved history.
+type SavedOp struct {
+	Client int    `json:"client"`
+	Call   int64  `json:"call_us"`
+	Return *int64 `json:"return_us"` // null: it never returned
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Old    string `json:"old,omitempty"`
+	Owner  int    `json:"owner,omitempty"`
+	Out    *struct {
+		Value string `json:"value,omitempty"`
+		OK    bool   `json:"ok,omitempty"`
+		Token uint64 `json:"token,omitempty"`
+	} `json:"out,omitempty"`
+}
+
+// SavedHistory is a history on disk (history.json), with the models it is
+// checked against ("kv", "lock"): simrun reeval checks it again, with a
+// larger budget or a newer checker.
+type SavedHistory struct {
+	Models []string  `json:"models"`
+	Ops    []SavedOp `json:"ops"`
+}
+
+// Save is h as a SavedHistory.
+func (h *History) Save(models ...string) SavedHistory {
+	out := SavedHistory{Models: models, Ops: make([]SavedOp, 0, len(h.ops))}
+	for _, r := range h.ops {
+		op := SavedOp{Client: r.client, Call: r.call, Kind: opKindNames[r.in.Kind], Key: r.in.Key, Value: r.in.Value, Old: r.in.Old, Owner: r.in.Owner}
+		if !r.out.pending {
+			ret := r.ret
+			op.Return = &ret
+			op.Out = &struct {
+				Value string `json:"value,omitempty"`
+				OK    bool   `json:"ok,omitempty"`
+				Token uint64 `json:"token,omitempty"`
+			}{r.out.Value, r.out.OK, r.out.Token}
+		}
+		out.Ops = append(out.Ops, op)
+	}
+	return out
+}
+
+// Load rebuilds the history, refusing what Call and Return would: an error
+// of one line names the first bad operation.
+func (s SavedHistory) Load() (*History, error) {
+	for _, m := range s.Models {
+		if m != "kv" && m != "lock" {
+			return nil, fmt.Errorf("history: unknown model %q (want kv or lock)", clipLine(m))
+		}
+	}
+	h := &History{}
+	for i, op := range s.Ops {
+		kind := OpKind(0)
+		for k, name := range opKindNames {
+			if name == op.Kind {
+				kind = k
+			}
+		}
+		switch {
+		case kind == 0:
+			return nil, fmt.Errorf("history op %d: unknown kind %q", i, clipLine(op.Kind))
+		case op.Client < 0 || op.Call < 0 || op.Call >= neverReturned:
+			return nil, fmt.Errorf("history op %d: bad client %d or call time %d", i, op.Client, op.Call)
+		case (op.Return == nil) != (op.Out == nil):
+			return nil, fmt.Errorf("history op %d: a return time needs an output and an output a return time", i)
+		case op.Return != nil && (*op.Return < op.Call || *op.Return >= neverReturned):
+			return nil, fmt.Errorf("history op %d: returns at %d, before its call at %d", i, *op.Return, op.Call)
+		}
+		id := h.Call(op.Client, op.Call, Input{Kind: kind, Key: op.Key, Value: op.Value, Old: op.Old, Owner: op.Owner})
+		if op.Return != nil {
+			h.Return(id, *op.Return, Output{Value: op.Out.Value, OK: op.Out.OK, Token: op.Out.Token})
+		}
+	}
+	return h, nil
+}
+
+// Check runs the saved history's models on h, within budget each: the
+// first illegal result, else the first undecided one, else ok.
+func (s SavedHistory) Check(h *History, budget time.Duration) LinResult {
+	res := LinResult{Verdict: LinOk}
+	for _, m := range s.Models {
+		check := CheckKV
+		if m == "lock" {
+			check = CheckLock
+		}
+		switch r := check(h, budget); r.Verdict {
+		case LinIllegal:
+			return r
+		case LinUnknown:
+			if res.Verdict == LinOk {
+				res = r
+			}
+		}
+	}
+	return res
+}

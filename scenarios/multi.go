@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -317,6 +318,9 @@ func runMultiWith(spec multiSpec, set Settings, src sim.Source, opts Options, in
 		r.linearizable() // after the digest: its wall-clock budget must not reach the run
 	}
 	res.Violation = r.found
+	if opts.Trace {
+		r.saveHistory()
+	}
 	res.Inconclusive, res.Artifacts = r.inconclusive, r.artifacts
 	if inspect != nil {
 		inspect(r)
@@ -560,6 +564,26 @@ func (r *multiRun) linearizable() {
 		}
 		return
 	}
+}
+
+// saveHistory keeps the client history as history.json, for simrun reeval
+// to check again (with a larger budget, or a newer checker).
+func (r *multiRun) saveHistory() {
+	var models []string
+	if r.spec.keys > 0 {
+		models = append(models, "kv")
+	}
+	if r.spec.locks > 0 {
+		models = append(models, "lock")
+	}
+	data, err := json.MarshalIndent(r.history().Save(models...), "", " ")
+	if err != nil {
+		panic("scenarios: saving the history: " + err.Error())
+	}
+	if r.artifacts == nil {
+		r.artifacts = map[string][]byte{}
+	}
+	r.artifacts["history.json"] = data
 }
 
 // history is every client operation so far, in porcupine's terms: clients

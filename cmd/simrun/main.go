@@ -32,6 +32,7 @@ commands:
   shrink   minimize a failing trace, keeping its violation (simrun shrink FILE [-o OUT])
   check    explore every schedule of a bounded check scenario (simrun check -h)
   merge    add up the JSON summaries of sharded runs (simrun merge A.json B.json ...)
+  reeval   check saved client histories (history.json) for linearizability again (simrun reeval DIR [-budget 30s])
 `
 
 func main() {
@@ -99,11 +100,13 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "merge":
 		code, err = cmdMerge(args[1:], stdout, stderr)
+	case "reeval":
+		code, err = cmdReeval(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = fail("unknown command %q (want list, bugs, run, replay, shrink, check or merge)", args[0])
+		err = fail("unknown command %q (want list, bugs, run, replay, shrink, check, merge or reeval)", args[0])
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

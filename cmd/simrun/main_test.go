@@ -59,7 +59,7 @@ func TestTruncatedTraceIsRejected(t *testing.T) {
 	dir := t.TempDir()
 	code, _, _ := simrun(t, "run", "-scenario", "single/crash", "-bug", "no-persist", "-seeds", "30", "-traces", "1", "-out", dir, "-q")
 	require.Equal(t, exitViolation, code)
-	traces, err := filepath.Glob(filepath.Join(dir, "*.trace"))
+	traces, err := filepath.Glob(filepath.Join(dir, "single", "crash", "seed-*", "run.trace"))
 	require.NoError(t, err)
 	require.Len(t, traces, 1)
 	data, err := os.ReadFile(traces[0])
@@ -333,9 +333,9 @@ func TestCheckDeterminism(t *testing.T) {
 	t.Log(stdout)
 	require.Contains(t, stdout, "nondeterminism violation")
 	require.Contains(t, stdout, "first differ at trace line")
-	require.Contains(t, stdout, "-run1.trace")
-	require.Contains(t, stdout, "-run2.trace")
-	traces, err := filepath.Glob(filepath.Join(dir, "*-run?.trace"))
+	require.Contains(t, stdout, "/run1.trace")
+	require.Contains(t, stdout, "/run2.trace")
+	traces, err := filepath.Glob(filepath.Join(dir, "test", "planted-nondeterminism", "seed-*", "run?.trace"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(traces), 2)
 	require.Zero(t, len(traces)%2, "two traces per divergent seed")
@@ -374,14 +374,33 @@ func TestRunFailsWhenADeclaredPairIsNeverReached(t *testing.T) {
 // them all; -fail-fast stops at the first failing seed in seed order for any
 // worker count; -bug alone runs the catalogue's budget and stops at the
 // first failure; a bug that no seed shows is reported as escaped.
+// filesUnder lists every file below dir.
+func filesUnder(t *testing.T, dir string) []string {
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, path)
+		}
+		return err
+	}))
+	return out
+}
+
 func TestSweepsThatScale(t *testing.T) {
 	dir := t.TempDir()
 	code, rep := runJSON(t, "run", "-scenario", "multi/kv", "-bug", "no-dedup", "-seeds", "300", "-out", dir)
 	require.Equal(t, exitViolation, code)
 	require.Greater(t, len(rep.Violations), 200)
-	files, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	require.LessOrEqual(t, len(files), 12, "a capped sweep writes a handful of files")
+	files := filesUnder(t, dir)
+	// The first 10 failures and the first of each other kind, a folder
+	// each (trace, summary, diagram, history), and failures.txt.
+	require.LessOrEqual(t, len(files), 1+11*5, "a capped sweep writes a handful of files: %v", files)
+	for _, v := range rep.Violations[:10] {
+		require.DirExists(t, v.Folder)
+		require.FileExists(t, filepath.Join(v.Folder, "summary.json"))
+		require.Equal(t, filepath.Join(v.Folder, "run.trace"), v.Trace)
+	}
+	require.Empty(t, rep.Violations[len(rep.Violations)-1].Folder, "past the cap, a failure is listed, not written")
 	list, err := os.ReadFile(filepath.Join(dir, "failures.txt"))
 	require.NoError(t, err)
 	require.Equal(t, len(rep.Violations), strings.Count(string(list), "\n"), "failures.txt lists every failing seed")

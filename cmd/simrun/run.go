@@ -38,6 +38,7 @@ type runReport struct {
 	// first_seed and seeds are then the shard's own slice. A merge of
 	// shards lists them: "1/4,3/4".
 	Shard            string          `json:"shard,omitempty"`
+	Out              string          `json:"out,omitempty"` // where failures are kept
 	RangeFirst       uint64          `json:"range_first,omitempty"`
 	RangeSeeds       uint64          `json:"range_seeds,omitempty"`
 	CheckDeterminism bool            `json:"check_determinism,omitempty"`
@@ -55,11 +56,14 @@ type runReport struct {
 }
 
 type violationJSON struct {
-	Scenario  string   `json:"scenario"`
-	Seed      uint64   `json:"seed"`
-	Kind      string   `json:"kind"`
-	Message   string   `json:"message"`
-	Time      int64    `json:"time_us"`
+	Scenario string `json:"scenario"`
+	Seed     uint64 `json:"seed"`
+	Kind     string `json:"kind"`
+	Message  string `json:"message"`
+	Time     int64  `json:"time_us"`
+	// Folder holds everything kept of the failure: traces, pictures and
+	// summary.json (<out>/<scenario>/seed-<N>[-<bug>]/).
+	Folder    string   `json:"folder,omitempty"`
 	Trace     string   `json:"trace,omitempty"`
 	Artifacts []string `json:"artifacts,omitempty"`
 	Replay    string   `json:"replay,omitempty"`
@@ -237,7 +241,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		Bug: bugs.String(), FirstSeed: runFirst, Seeds: runCount, Runs: sum.Runs, Events: sum.Events,
 		Digest: fmt.Sprintf("%016x", sum.Digest), WallSeconds: wall, CheckDeterminism: *checkDet,
 		RunsPerSecond: perSecond(sum.Runs, wall), EventsPerSecond: perSecond(sum.Events, wall),
-		Violations: []violationJSON{}, Inconclusive: []violationJSON{},
+		Violations: []violationJSON{}, Inconclusive: []violationJSON{}, Out: *outDir,
 	}
 	if shardN > 0 {
 		rep.Shard = fmt.Sprintf("%d/%d", shardI, shardN)
@@ -253,6 +257,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		kind := f.Scenario + " " + f.Violation.Kind
 		if allTraces || i < maxTraces || !kinds[kind] {
 			kinds[kind] = true
+			if !*quiet && isTerminal(stderr) {
+				fmt.Fprintf(stderr, "\r\033[Kwriting the trace of failing seed %d (%d of %d failures)...", f.Seed, i+1, len(sum.Failures))
+			}
 			var err error
 			if f.Divergence != nil {
 				err = writeDivergence(&v, *outDir, f.Divergence)
@@ -266,9 +273,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 				shrunk++
 				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
 			}
+			if err := writeSummary(v, bugs, sw); err != nil {
+				return exitUsage, err
+			}
 		}
 		rep.Violations = append(rep.Violations, v)
 	}
+	if !*quiet && isTerminal(stderr) {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	// Writing what failed is part of the sweep's time.
+	wall = time.Since(start).Seconds()
+	rep.WallSeconds, rep.RunsPerSecond, rep.EventsPerSecond = wall, perSecond(sum.Runs, wall), perSecond(sum.Events, wall)
 	for _, f := range sum.Inconclusive {
 		rep.Inconclusive = append(rep.Inconclusive, violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: "inconclusive", Message: f.Inconclusive})
 	}
@@ -314,18 +330,19 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.S
 	if res.Violation == nil || res.Violation.Kind != v.Kind || res.Violation.Message != v.Message {
 		v.Message += " [NONDETERMINISM: the traced re-run did not fail the same way]"
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	folder := failureDir(dir, v.Scenario, v.Seed, bugs)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
 		return fail("run: cannot create -out directory: %v", err)
 	}
-	base := failureBase(dir, v.Scenario, v.Seed, bugs)
+	v.Folder = folder
 	file := scenarios.TraceFile(v.Scenario, v.Seed, bugs, res)
-	if err := writeTraceFile(base+".trace", file); err != nil {
+	v.Trace = filepath.Join(folder, "run.trace")
+	if err := writeTraceFile(v.Trace, file); err != nil {
 		return fail("run: cannot write trace: %v", err)
 	}
-	v.Trace = base + ".trace"
 	v.Events = scenarios.EventLines(file)
-	for _, suffix := range slices.Sorted(maps.Keys(res.Artifacts)) {
-		path, data := base+"."+suffix, res.Artifacts[suffix]
+	for _, name := range slices.Sorted(maps.Keys(res.Artifacts)) {
+		path, data := filepath.Join(folder, name), res.Artifacts[name]
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return fail("run: cannot write %s: %v", path, err)
 		}
@@ -357,23 +374,24 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.S
 }
 
 // failureBase is the path, without suffix, of a failing seed's files.
-func failureBase(dir, scenario string, seed uint64, bugs paxos.Bugs) string {
-	base := filepath.Join(dir, fmt.Sprintf("%s-seed%d", strings.ReplaceAll(scenario, "/", "_"), seed))
+func failureDir(dir, scenario string, seed uint64, bugs paxos.Bugs) string {
+	name := fmt.Sprintf("seed-%d", seed)
 	if bugs != 0 {
-		base += "-" + strings.ReplaceAll(bugs.String(), ",", "+")
+		name += "-" + strings.ReplaceAll(bugs.String(), ",", "+")
 	}
-	return base
+	return filepath.Join(dir, filepath.FromSlash(scenario), name)
 }
 
 // writeDivergence writes the two traced runs of a seed that ran
 // differently twice: diff them, or replay either.
 func writeDivergence(v *violationJSON, dir string, d *scenarios.Divergence) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	folder := failureDir(dir, d.Scenario, d.Seed, d.Bugs)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
 		return fail("run: cannot create -out directory: %v", err)
 	}
-	base := failureBase(dir, d.Scenario, d.Seed, d.Bugs)
+	v.Folder = folder
 	for i, f := range d.Files {
-		path := fmt.Sprintf("%s-run%d.trace", base, i+1)
+		path := filepath.Join(folder, fmt.Sprintf("run%d.trace", i+1))
 		if err := writeTraceFile(path, f); err != nil {
 			return fail("run: cannot write trace: %v", err)
 		}
@@ -387,6 +405,30 @@ func writeDivergence(v *violationJSON, dir string, d *scenarios.Divergence) erro
 	v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -check-determinism -scenario %s -seed %d -seeds 1", d.Scenario, d.Seed)
 	if d.Bugs != 0 {
 		v.GoTest += " -bug " + d.Bugs.String()
+	}
+	return nil
+}
+
+// summaryJSON is a failure folder's summary.json: the failure as the sweep
+// reported it, and how it was run.
+type summaryJSON struct {
+	violationJSON
+	Bug      string `json:"bug"`
+	Set      string `json:"set,omitempty"`
+	Strategy string `json:"strategy"`
+	Build    string `json:"build"`
+}
+
+func writeSummary(v violationJSON, bugs paxos.Bugs, sw *scenarios.Sweep) error {
+	if v.Folder == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(summaryJSON{violationJSON: v, Bug: bugs.String(), Set: sw.Set, Strategy: sw.Strategy.Name, Build: scenarios.Build()}, "", "  ")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(v.Folder, "summary.json"), append(data, '\n'), 0o644)
+	}
+	if err != nil {
+		return fail("run: cannot write summary.json: %v", err)
 	}
 	return nil
 }
@@ -416,9 +458,12 @@ func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, qui
 		var sh *scenarios.Shrunk
 		sh, err = scenarios.ShrinkFile(file, scenarios.ShrinkOptions{Budget: budget})
 		if err == nil {
-			path := scenarios.ShrunkPath(v.Trace)
+			path := filepath.Join(filepath.Dir(v.Trace), "shrunk.trace")
 			if err = writeTraceFile(path, sh.File); err == nil {
 				v.Shrunk, v.ShrunkEvents, v.ShrinkSeconds = path, sh.After.Events, sh.Wall.Seconds()
+				err = writeShrunkArtifacts(v, sh.File)
+			}
+			if err == nil {
 				return
 			}
 		}
@@ -427,6 +472,23 @@ func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, qui
 	if !quiet {
 		fmt.Fprintf(stderr, "simrun: could not shrink %s: %v\n", v.Trace, err)
 	}
+}
+
+// writeShrunkArtifacts keeps, next to the shrunk trace, what its run
+// leaves besides (the history page of a linearizability failure).
+func writeShrunkArtifacts(v *violationJSON, file *sim.File) error {
+	rep, err := scenarios.Replay(file)
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(rep.Result.Artifacts)) {
+		path := filepath.Join(filepath.Dir(v.Shrunk), "shrunk."+name)
+		if err := os.WriteFile(path, rep.Result.Artifacts[name], 0o644); err != nil {
+			return err
+		}
+		v.Artifacts = append(v.Artifacts, path)
+	}
+	return nil
 }
 
 func perSecond(n uint64, wall float64) float64 {
@@ -478,7 +540,7 @@ func printReport(out io.Writer, rep runReport) {
 		fmt.Fprintf(out, "... and %d more failing seeds (-json lists them all)\n", more)
 	}
 	if traced > shown {
-		fmt.Fprintf(out, "traces of all %d traced failing seeds are in %s\n", traced, filepath.Dir(rep.Violations[0].Trace))
+		fmt.Fprintf(out, "all %d traced failing seeds have a folder in %s (<scenario>/seed-<N>)\n", traced, rep.Out)
 	}
 	if len(rep.Violations) > shown {
 		printKinds(out, rep.Violations)
@@ -490,7 +552,7 @@ func printReport(out io.Writer, rep runReport) {
 		fmt.Fprintf(out, "stopped early at %d failing seeds (-max-failures): the first in seed order\n", len(rep.Violations))
 	}
 	if len(rep.Violations) > 0 && rep.Violations[0].Trace != "" {
-		fmt.Fprintf(out, "every failing seed is listed in %s\n", filepath.Join(filepath.Dir(rep.Violations[0].Trace), "failures.txt"))
+		fmt.Fprintf(out, "every failing seed is listed in %s\n", filepath.Join(rep.Out, "failures.txt"))
 	}
 	if rep.Bug != "none" && len(rep.Violations) == 0 && len(rep.Inconclusive) == 0 {
 		what := "bug " + rep.Bug
