@@ -30,6 +30,7 @@ commands:
   run      run scenarios over many seeds in parallel (simrun run -h)
   replay   re-execute a trace file and check it event by event (simrun replay FILE [-v])
   shrink   minimize a failing trace, keeping its violation (simrun shrink FILE [-o OUT])
+  view     draw a trace as a space-time diagram in one HTML page (simrun view FILE [-o OUT.html])
   check    explore every schedule of a bounded check scenario (simrun check -h)
   merge    add up the JSON summaries of sharded runs (simrun merge A.json B.json ...)
   reeval   check saved client histories (history.json) for linearizability again (simrun reeval DIR [-budget 30s])
@@ -96,6 +97,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdReplay(args[1:], stdout, stderr)
 	case "shrink":
 		code, err = cmdShrink(args[1:], stdout, stderr)
+	case "view":
+		code, err = cmdView(args[1:], stdout, stderr)
 	case "check":
 		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "merge":
@@ -106,7 +109,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		err = fail("unknown command %q (want list, bugs, run, replay, shrink, check, merge or reeval)", args[0])
+		err = fail("unknown command %q (want list, bugs, run, replay, shrink, view, check, merge or reeval)", args[0])
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
