@@ -129,7 +129,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	quiet := fs.Bool("q", false, "no progress line")
 	shardFlag := fs.String("shard", "", "run only shard I of N (1 <= I <= N) of the seed range: a contiguous block of it, so N machines cover the range exactly once")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
-	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into a .shrunk.trace next to it")
+	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into shrunk.trace in its folder (on by default with -bug alone)")
 	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace")
 	set := fs.String("set", "", "override scenario settings: key=value,... (simrun list -v shows each scenario's)")
 	strategyName := fs.String("strategy", "swarm", "swarm (seeded PRNG), walk (uniform random walk over enabled actions) or pct (check scenarios)")
@@ -180,13 +180,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("run: %v", err)
 	}
 	// -bug NAME alone means "show me": the catalogue's seed budget for the
-	// bug's hunt scenario, stopping at the first failure.
+	// bug's hunt scenario, stopping at the first failure, shrunk.
 	hunt, hunting := scenarios.HuntFor(*bugName)
 	hunting = hunting && !flagGiven(fs, "scenario") && !flagGiven(fs, "seeds")
 	if hunting {
 		*seeds = uint64(hunt.Seeds)
 		if !flagGiven(fs, "max-failures") && !*failFast {
 			*maxFailures = 1
+		}
+		if !flagGiven(fs, "shrink") {
+			*doShrink = true
 		}
 	}
 	list := *scenarioList
@@ -251,7 +254,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		rep.Scenarios = append(rep.Scenarios, s.Name)
 	}
 	kinds := map[string]bool{} // (scenario, kind) pairs with a trace
-	shrunk := 0
+	shrunk, shrinking := 0, time.Duration(0)
 	for i, f := range sum.Failures {
 		v := violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: f.Violation.Kind, Message: f.Violation.Message, Time: f.Violation.Time}
 		kind := f.Scenario + " " + f.Violation.Kind
@@ -271,7 +274,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			}
 			if *doShrink && f.Divergence == nil && shrunk < shrinkMax {
 				shrunk++
+				began := time.Now()
 				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
+				shrinking += time.Since(began)
 			}
 			if err := writeSummary(v, bugs, sw); err != nil {
 				return exitUsage, err
@@ -282,8 +287,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if !*quiet && isTerminal(stderr) {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
-	// Writing what failed is part of the sweep's time.
-	wall = time.Since(start).Seconds()
+	// Writing what failed is part of the sweep's time; shrinking is not
+	// (each failure reports its own).
+	wall = time.Since(start).Seconds() - shrinking.Seconds()
 	rep.WallSeconds, rep.RunsPerSecond, rep.EventsPerSecond = wall, perSecond(sum.Runs, wall), perSecond(sum.Events, wall)
 	for _, f := range sum.Inconclusive {
 		rep.Inconclusive = append(rep.Inconclusive, violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: "inconclusive", Message: f.Inconclusive})
