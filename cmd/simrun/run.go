@@ -51,6 +51,7 @@ type runReport struct {
 	Stopped          bool            `json:"stopped_early,omitempty"`
 	Hunt             string          `json:"hunt,omitempty"`
 	WallSeconds      float64         `json:"wall_seconds"`
+	WritingSeconds   float64         `json:"writing_seconds"` // of the wall time: re-running failures traced and writing them
 	RunsPerSecond    float64         `json:"runs_per_second"`
 	EventsPerSecond  float64         `json:"events_per_second"`
 }
@@ -239,6 +240,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	sum := sw.Run()
 	stop()
 	wall := time.Since(start).Seconds()
+	swept := wall
 
 	rep := runReport{
 		Bug: bugs.String(), FirstSeed: runFirst, Seeds: runCount, Runs: sum.Runs, Events: sum.Events,
@@ -290,6 +292,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	// Writing what failed is part of the sweep's time; shrinking is not
 	// (each failure reports its own).
 	wall = time.Since(start).Seconds() - shrinking.Seconds()
+	rep.WritingSeconds = wall - swept
 	rep.WallSeconds, rep.RunsPerSecond, rep.EventsPerSecond = wall, perSecond(sum.Runs, wall), perSecond(sum.Events, wall)
 	for _, f := range sum.Inconclusive {
 		rep.Inconclusive = append(rep.Inconclusive, violationJSON{Scenario: f.Scenario, Seed: f.Seed, Kind: "inconclusive", Message: f.Inconclusive})
