@@ -40,6 +40,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stdout, "replayed %s: %s, %d events, digest %016x, matches the trace and its header\n",
 		pos[0], rep.Scenario, rep.Result.Events, rep.Result.Digest)
+	fmt.Fprintf(stdout, "see it: simrun view %s (a space-time diagram); simrun replay %s -state (every node's state after every step)\n", pos[0], pos[0])
 	if v := rep.Result.Violation; v != nil {
 		fmt.Fprintf(stdout, "FAIL %s\n", v.Error())
 		return exitViolation, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/synod-sim/synod/paxos"
 	"github.com/synod-sim/synod/scenarios"
 	"github.com/synod-sim/synod/sim"
+	"github.com/synod-sim/synod/viz"
 )
 
 // defaultScenarios is what a bare "simrun run" explores.
@@ -71,8 +72,11 @@ type violationJSON struct {
 	GoTest    string   `json:"go_test,omitempty"`
 	// Events is the trace's event lines; with -shrink, Shrunk is the shrunk
 	// trace and ShrunkEvents its event lines.
-	Events        int     `json:"events,omitempty"`
-	Shrunk        string  `json:"shrunk,omitempty"`
+	Events int    `json:"events,omitempty"`
+	Shrunk string `json:"shrunk,omitempty"`
+	// Diagram and ShrunkDiagram are the runs' space-time diagrams.
+	Diagram       string  `json:"diagram,omitempty"`
+	ShrunkDiagram string  `json:"shrunk_diagram,omitempty"`
 	ShrunkEvents  int     `json:"shrunk_events,omitempty"`
 	ShrinkSeconds float64 `json:"shrink_seconds,omitempty"`
 	ShrinkError   string  `json:"shrink_error,omitempty"`
@@ -350,6 +354,10 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.S
 		return fail("run: cannot write trace: %v", err)
 	}
 	v.Events = scenarios.EventLines(file)
+	if err := writeDiagram(filepath.Join(folder, "diagram.html"), file); err != nil {
+		return fail("run: %v", err)
+	}
+	v.Diagram = filepath.Join(folder, "diagram.html")
 	for _, name := range slices.Sorted(maps.Keys(res.Artifacts)) {
 		path, data := filepath.Join(folder, name), res.Artifacts[name]
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -473,6 +481,10 @@ func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, qui
 				err = writeShrunkArtifacts(v, sh.File)
 			}
 			if err == nil {
+				v.ShrunkDiagram = filepath.Join(filepath.Dir(path), "shrunk.diagram.html")
+				err = writeDiagram(v.ShrunkDiagram, sh.File)
+			}
+			if err == nil {
 				return
 			}
 		}
@@ -481,6 +493,20 @@ func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, qui
 	if !quiet {
 		fmt.Fprintf(stderr, "simrun: could not shrink %s: %v\n", v.Trace, err)
 	}
+}
+
+// writeDiagram draws a trace as its HTML space-time diagram at path, with
+// node states from a replay when the trace replays.
+func writeDiagram(path string, file *sim.File) error {
+	lines, note := replayStates(file)
+	page, err := viz.Diagram(file, lines, viz.Options{Source: filepath.Base(path), StatesNote: note})
+	if err == nil {
+		err = os.WriteFile(path, page, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot draw %s: %v", path, err)
+	}
+	return nil
 }
 
 // writeShrunkArtifacts keeps, next to the shrunk trace, what its run
@@ -537,9 +563,15 @@ func printReport(out io.Writer, rep runReport) {
 			for _, a := range v.Artifacts {
 				fmt.Fprintf(out, "     also:   %s\n", a)
 			}
+			if v.Diagram != "" && v.ShrunkDiagram == "" {
+				fmt.Fprintf(out, "     see:    %s (simrun view %s draws it again)\n", v.Diagram, v.Trace)
+			}
 			switch {
 			case v.Shrunk != "":
 				fmt.Fprintf(out, "     shrunk: %s (%d -> %d events in %.1fs): simrun replay %s\n", v.Shrunk, v.Events, v.ShrunkEvents, v.ShrinkSeconds, v.Shrunk)
+				if v.ShrunkDiagram != "" {
+					fmt.Fprintf(out, "     see:    %s (simrun view %s draws it again)\n", v.ShrunkDiagram, v.Shrunk)
+				}
 			case v.ShrinkError != "":
 				fmt.Fprintf(out, "     shrunk: no (%s)\n", v.ShrinkError)
 			}

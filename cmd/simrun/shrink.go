@@ -70,6 +70,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 		scenarios.WriteTimeline(stdout, sh.Result.Trace.Lines())
 	}
 	fmt.Fprintf(stdout, "wrote %s: simrun replay %s\n", dest, dest)
+	fmt.Fprintf(stdout, "see it: simrun view %s\n", dest)
 	fmt.Fprintf(stdout, "FAIL %s\n", sh.Result.Violation.Error())
 	return exitViolation, nil
 }
