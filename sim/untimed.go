@@ -287,7 +287,7 @@ func (w *World[M]) Enabled() []Action {
 		if up && u.bounds.Crashable != 0 && u.bounds.Crashable&(1<<uint(id)) == 0 {
 			continue
 		}
-		if (up && u.left.Crashes > 0) || (!up && u.left.Restarts > 0) {
+		if (up && u.left.Crashes > 0) || (!up && u.left.Restarts > 0 && w.Joined(NodeID(id))) {
 			kind := ActCrash
 			if !up {
 				kind = ActRestart
@@ -382,7 +382,7 @@ func (w *World[M]) Do(a Action) {
 		}
 		w.Crash(a.Node)
 	case ActRestart:
-		if u.left.Restarts <= 0 || w.nodes[a.Node].up {
+		if u.left.Restarts <= 0 || w.nodes[a.Node].up || !w.Joined(a.Node) {
 			panic(fmt.Sprintf("sim: restart of node %d is not enabled", a.Node))
 		}
 		u.left.Restarts--

@@ -69,13 +69,19 @@ type event[M Message] struct {
 }
 
 type nodeSlot[M Message] struct {
-	node   Node[M]
-	env    Env[M]
-	up     bool
-	epoch  uint32
-	timers [MaxTimers]uint32
-	disk   Disk
-	clock  Clock
+	node Node[M]
+	env  Env[M]
+	up   bool
+	// dormant: allocated but never started (a spare that joins a running
+	// world later, by Join); gone: left for good (Leave). Neither is
+	// started by Boot or Restart, so a fault plan's restarts and its
+	// heal pass them by.
+	dormant bool
+	gone    bool
+	epoch   uint32
+	timers  [MaxTimers]uint32
+	disk    Disk
+	clock   Clock
 	// The untimed view's timers: which are armed, and how often each fired.
 	armed uint8
 	fired [MaxTimers]uint8
@@ -192,13 +198,69 @@ func (w *World[M]) Trace() *Trace {
 	return w.trace
 }
 
-// Boot starts every node, in id order, at the current time.
+// Boot starts every node, in id order, at the current time: every one but
+// the dormant ones, which wait for Join.
 func (w *World[M]) Boot() {
 	w.booted = true
 	for i := range w.nodes {
-		w.start(NodeID(i))
+		if !w.nodes[i].dormant {
+			w.start(NodeID(i))
+		}
 	}
 }
+
+// Dormant marks a node allocated but not started: Boot, Restart and a fault
+// plan's heal leave it down, and messages to it are lost, until Join starts
+// it with an empty disk. Ids are allocated up front, so a world that admits
+// joiners is built with room for them. Call it before Boot.
+func (w *World[M]) Dormant(id NodeID) {
+	s := &w.nodes[id]
+	if w.booted || s.up || s.gone {
+		panic(fmt.Sprintf("sim: node %d made dormant after boot (up %v, gone %v)", id, s.up, s.gone))
+	}
+	s.dormant = true
+}
+
+// Join starts a dormant node: a node joining the running world, with an
+// empty disk. Joining a node that is not dormant is a harness bug.
+func (w *World[M]) Join(id NodeID) {
+	s := &w.nodes[id]
+	if !s.dormant || s.up || s.gone {
+		panic(fmt.Sprintf("sim: node %d joined, but it is not dormant (up %v, gone %v)", id, s.up, s.gone))
+	}
+	if w.stepping >= 0 {
+		panic(fmt.Sprintf("sim: node %d joined from inside node %d's step", id, w.stepping))
+	}
+	s.dormant = false
+	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfc)
+	if w.trace != nil {
+		w.trace.line(w.now, "join n"+strconv.Itoa(int(id))+": a new node, empty disk")
+	}
+	w.start(id)
+}
+
+// Leave takes a node out of the world for good: it crashes (if up) and
+// nothing starts it again, neither Restart nor a fault plan's heal. A
+// dormant node that leaves never joins.
+func (w *World[M]) Leave(id NodeID) {
+	s := &w.nodes[id]
+	if s.gone {
+		return
+	}
+	if w.trace != nil {
+		w.trace.line(w.now, "leave n"+strconv.Itoa(int(id))+" for good")
+	}
+	w.Crash(id)
+	s.gone, s.dormant = true, false
+	w.fold(uint64(kindAction)<<56 | uint64(id)<<8 | 0xfb)
+}
+
+// Joined reports whether a node is part of the world: neither dormant nor
+// gone (it may be down for now).
+func (w *World[M]) Joined(id NodeID) bool { return !w.nodes[id].dormant && !w.nodes[id].gone }
+
+// Gone reports whether a node left for good.
+func (w *World[M]) Gone(id NodeID) bool { return w.nodes[id].gone }
 
 func (w *World[M]) start(id NodeID) {
 	s := &w.nodes[id]
@@ -357,9 +419,9 @@ func (w *World[M]) Crash(id NodeID) {
 }
 
 // Restart boots a crashed node from what its disk kept. Restarting a node
-// that is up does nothing.
+// that is up, dormant (Join starts it) or gone for good does nothing.
 func (w *World[M]) Restart(id NodeID) {
-	if w.nodes[id].up {
+	if s := &w.nodes[id]; s.up || s.dormant || s.gone {
 		return
 	}
 	w.start(id)
