@@ -52,7 +52,7 @@ func (cw *checkWorld[M, C]) watchShared(observe func(mutable func() C, id sim.No
 	cw.w.AfterStep = func(id sim.NodeID) {
 		if v := observe(mutable, id); v != nil && cw.found == nil {
 			cw.found = v
-			cw.w.Note(func() string { return "violation " + v.Kind })
+			cw.w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
 		}
 	}
 }

@@ -176,7 +176,7 @@ func runSingle(spec singleSpec, set Settings, src sim.Source, opts Options) (res
 		st := checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}
 		if v := chk.Observe(paxos.NodeID(id), int64(w.Now()), st); v != nil && found == nil {
 			found = v
-			w.Note(func() string { return "violation " + v.Kind })
+			w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
 		}
 		if ok && w.Tracing() {
 			w.Note(func() string { return "n" + strconv.Itoa(int(id)) + " decided " + strconv.FormatInt(int64(dec), 10) })
