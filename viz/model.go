@@ -149,6 +149,7 @@ var (
 	reDecided  = regexp.MustCompile(`^n\d+ decided (\S+)`)
 	reClock    = regexp.MustCompile(`^clock n(\d+) steps to offset (-?\d+)µs`)
 	reLastingN = regexp.MustCompile(`^heal, but (\S+) stay (cut off|down) for good`)
+	reMicros   = regexp.MustCompile(`\bt?=?(\d+)µs`)
 	reParam    = regexp.MustCompile(`\b(replicas|clients|nodes|proposers)=(\d+)`)
 	reInvolved = []*regexp.Regexp{
 		regexp.MustCompile(`\bn(\d+)\b`),

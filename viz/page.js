@@ -1,4 +1,7 @@
 "use strict";
+// A script error is written on the page, where a test (or a person
+// reading the DOM) can see it.
+window.addEventListener("error", function (e) { document.body.setAttribute("data-js-error", String(e.message)); });
 (function () {
   var D = JSON.parse(document.getElementById("data").textContent);
   var view = document.getElementById("view");
@@ -222,6 +225,16 @@
   on("z1", function () { setZoom(1); });
   on("zviol", gotoViolation);
   on("goviol", gotoViolation);
+  // The times a violation names link to the first step at or after them.
+  document.getElementById("banner").addEventListener("click", function (ev) {
+    var a = ev.target.closest ? ev.target.closest("a[data-t]") : null;
+    if (!a) return;
+    ev.preventDefault();
+    var t = +a.getAttribute("data-t");
+    for (var r = 0; r < D.rows.length; r++) {
+      if (D.rowAt[r] >= t && D.rows[r].length) { pin(D.rows[r][0], false); showRow(r, "center"); return; }
+    }
+  });
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     var k = ev.key;
@@ -249,10 +262,14 @@
     if ((rowTop(vr) + D.rowH * 3) * z > view.clientHeight) showRow(vr, "center");
   }
   stick();
+  // Say whether the violation's marks are in the first view, for tests.
   var v = document.getElementById("viol");
   if (v) {
-    var b = v.getBoundingClientRect(), vb = view.getBoundingClientRect();
-    var inView = b.top >= vb.top && b.bottom <= vb.bottom && b.left >= vb.left && b.right <= vb.right + 400;
+    var vb = view.getBoundingClientRect(), inView = true;
+    Array.prototype.forEach.call(v.querySelectorAll(".vring, .vbar"), function (el) {
+      var b = el.getBoundingClientRect();
+      inView = inView && b.top >= vb.top && b.bottom <= vb.bottom && b.left >= vb.left && b.right <= vb.right;
+    });
     document.body.setAttribute("data-viol-visible", inView ? "yes" : "no");
   }
   document.body.setAttribute("data-ready", "yes");

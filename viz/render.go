@@ -23,7 +23,7 @@ const (
 	headH   = 40  // the lane names, kept at the top while scrolling
 	gutterW = 78  // the time column
 	textW   = 560 // the column that spells each step's line
-	textGap = 14  // between the last lane and the text column
+	textGap = 60  // between the last lane and the text column: room for the last lane's labels
 	footH   = 30  // below the last row: where undelivered arrows end
 )
 
@@ -65,6 +65,11 @@ type page struct {
 	// drawn marks the lines that have an element carrying their
 	// data-line, so that every line gets one.
 	drawn []bool
+	// slots counts the marks drawn on each (row, lane); labels gathers
+	// their texts, written once per (row, lane) in labelOrder.
+	slots      map[[2]int]int
+	labels     map[[2]int][]label
+	labelOrder [][2]int
 }
 
 func esc(s string) string { return html.EscapeString(s) }
@@ -80,7 +85,7 @@ func (p *page) dl(i int) string {
 }
 
 func render(m *model, opts Options) []byte {
-	p := &page{m: m, g: geometry(m), drawn: make([]bool, len(m.events))}
+	p := &page{m: m, g: geometry(m), drawn: make([]bool, len(m.events)), slots: map[[2]int]int{}, labels: map[[2]int][]label{}}
 	h, _ := m.file.Get("scenario")
 	title := "synod " + h
 	if opts.Source != "" {
@@ -116,7 +121,15 @@ func (p *page) banner() {
 		where = fmt.Sprintf(" at t=%s ms, trace line %d", ms(e.at), p.fileLine(m.violLine))
 	}
 	p.printf("<div id=\"banner\" class=\"bad\"><button id=\"goviol\" type=\"button\" title=\"scroll to the violation (v)\">show</button>"+
-		"<b>VIOLATION %s</b>%s: %s</div>\n", esc(k), esc(where), esc(rest))
+		"<b>VIOLATION %s</b>%s: %s</div>\n", esc(k), esc(where), linkTimes(esc(rest)))
+}
+
+// linkTimes makes each time a violation names (in µs) a link to its row.
+func linkTimes(s string) string {
+	return reMicros.ReplaceAllStringFunc(s, func(t string) string {
+		n := reMicros.FindStringSubmatch(t)[1]
+		return `<a href="#" class="tl" data-t="` + n + `" title="go to t=` + n + `µs">` + t + `</a>`
+	})
 }
 
 // fileLine is the line number of event i in the trace file: magic line,
@@ -217,6 +230,7 @@ func (p *page) svg() {
 	for i := range m.events {
 		p.mark(i)
 	}
+	p.markLabels()
 	p.WriteString("</g>\n")
 	p.texts()
 	p.violationMark()
@@ -357,17 +371,35 @@ func (p *page) crashes() {
 }
 
 // times writes each row's time in the gutter, dimmed when it repeats the
-// row above.
+// row above; an untimed trace (simrun check) numbers its steps instead.
+// Times the violation names (a linearizability failure's operations, a
+// stall point) are marked in red.
 func (p *page) times() {
+	m := p.m
+	untimed := true
+	for _, row := range m.rows {
+		untimed = untimed && row.at == m.rows[0].at
+	}
+	named := map[sim.Time]bool{}
+	for _, s := range reMicros.FindAllStringSubmatch(m.violation, 32) {
+		named[sim.Time(atoi64(s[1]))] = true
+	}
 	p.WriteString("<g id=\"times\">")
 	var last sim.Time = -1
-	for r, row := range p.m.rows {
+	for r, row := range m.rows {
 		cls := "tt"
-		if row.at == last {
+		text := ms(row.at)
+		switch {
+		case untimed:
+			text = "#" + strconv.Itoa(r)
+		case row.at == last:
 			cls += " same"
+		case named[row.at]:
+			cls += " vref"
+			p.printf("<rect x=\"2\" y=\"%d\" width=\"4\" height=\"%d\" class=\"vtick\"><title>a time the violation names</title></rect>", headH+r*rowH, rowH)
 		}
 		last = row.at
-		p.printf("<text x=\"%d\" y=\"%s\" class=\"%s\">%s</text>", gutterW-8, f1(rowY(r)+4), cls, ms(row.at))
+		p.printf("<text x=\"%d\" y=\"%s\" class=\"%s\">%s</text>", gutterW-8, f1(rowY(r)+4), cls, text)
 	}
 	p.WriteString("</g>\n")
 }
@@ -481,6 +513,30 @@ func (p *page) message(k int) {
 	p.printf("<g class=\"%s%s\" data-msg=\"%d\"%s>%s</g>\n", cls, seenClass, k, attr, b.String())
 }
 
+// label is the text beside a mark.
+type label struct {
+	line      int
+	text, cls string
+}
+
+// markLabels writes the labels of each step's marks on a lane, one text
+// after the last mark.
+func (p *page) markLabels() {
+	for _, key := range p.labelOrder {
+		ls := p.labels[key]
+		k := max(p.slots[key]-1, 0)
+		p.printf("<text x=\"%s\" y=\"%s\" class=\"lb\">", f1(p.g.x(key[1])+float64(11*k)+9), f1(rowY(key[0])+3.5))
+		for j, l := range ls {
+			sep := ""
+			if j > 0 {
+				sep = " · "
+			}
+			p.printf("<tspan class=\"%s\" data-line=\"%d\">%s%s</tspan>", l.cls, l.line, sep, esc(clip(l.text, 22)))
+		}
+		p.WriteString("</text>\n")
+	}
+}
+
 // mark draws the sign of one line on its lane.
 func (p *page) mark(i int) {
 	m, g := p.m, p.g
@@ -501,15 +557,29 @@ func (p *page) mark(i int) {
 		}
 		return
 	}
-	x, y := g.x(e.node), rowY(e.row)
+	switch e.kind {
+	case kSend, kViolation:
+		return // the arrow is its element; violationMark draws the other
+	}
+	// Marks of one step on one lane stand side by side, their labels
+	// joined after the last.
+	key := [2]int{e.row, e.node}
+	k := 0
+	if e.kind != kSync {
+		k = p.slots[key]
+		p.slots[key]++
+	}
+	x, y := g.x(e.node)+float64(11*k), rowY(e.row)
 	lbl := func(text, cls string) {
-		if text != "" {
-			p.printf("<text x=\"%s\" y=\"%s\" class=\"lb %s\">%s</text>", f1(x+9), f1(y+3.5), cls, esc(clip(text, 22)))
+		if text == "" {
+			return
 		}
+		if _, ok := p.labels[key]; !ok {
+			p.labelOrder = append(p.labelOrder, key)
+		}
+		p.labels[key] = append(p.labels[key], label{line: i, text: text, cls: cls})
 	}
 	switch e.kind {
-	case kSend:
-		return // the arrow is its element
 	case kStart:
 		p.printf("<g%s><rect x=\"%s\" y=\"%s\" width=\"14\" height=\"5\" class=\"st\"/>", p.dl(i), f1(x-7), f1(y-2.5))
 		lbl(e.label, "lst")
@@ -549,8 +619,6 @@ func (p *page) mark(i int) {
 	case kAnswers:
 		p.printf("<g%s><circle cx=\"%s\" cy=\"%s\" r=\"4.5\" class=\"an\"/>", p.dl(i), f1(x), f1(y))
 		lbl(e.label, "lan")
-	case kViolation:
-		return // violationMark draws it
 	default:
 		p.printf("<g%s><circle cx=\"%s\" cy=\"%s\" r=\"2.5\" class=\"nt\"/>", p.dl(i), f1(x), f1(y))
 		lbl(e.label, "lnt")
@@ -665,7 +733,11 @@ func (p *page) violationMark() {
 func (p *page) laneHead() {
 	m, g := p.m, p.g
 	p.printf("<g id=\"lanehead\"><rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" class=\"lhbg\"/>", g.width, headH)
-	p.printf("<text x=\"%d\" y=\"%d\" class=\"lhms\">ms</text>", gutterW-8, headH-8)
+	unit := "ms"
+	if len(m.rows) > 0 && m.rows[0].at == m.rows[len(m.rows)-1].at {
+		unit = "step"
+	}
+	p.printf("<text x=\"%d\" y=\"%d\" class=\"lhms\">%s</text>", gutterW-8, headH-8, unit)
 	for i, l := range m.lanes {
 		cls := "lh"
 		if l.involved {
