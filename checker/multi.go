@@ -36,11 +36,44 @@ type LogCommand interface {
 // Replicas report events as they happen; each report is checked against what
 // the checker remembers, outside the replicas, so a restart cannot make it
 // forget. Every check is O(1) per event, apart from slice growth.
+//
+// With reconfiguration (EnableReconfig), "a majority" is a majority of the
+// configuration that governs the slot, and the checker learns the
+// configurations from the log as it sees it chosen on the acceptors' disks,
+// never from what replicas say: a membership command chosen in slot i (one
+// whose Membership reports ok) installs its configuration from slot i+α if
+// its epoch is one more than the newest's, as the protocol's rule says. So a
+// slot's votes are judged once every slot up to slot-α is chosen; until
+// then they wait. Acceptances by non-members of a slot's configuration
+// (spares, replicas removed) never count, and a replica's report of the
+// configuration it installed (ConfigInstalled) must be the log's: no two
+// configurations are in effect for one slot.
 type MultiLog[C LogCommand] struct {
 	slots    []slotRecord[C] // by slot-1
 	replicas []replicaLog
 	executed [][]uint64 // by client, then seq: the slot that executed it, 0 if none yet
 	locks    []lockRecord
+
+	// reconfiguration: alpha 0 is off (every replica is an acceptor of
+	// every slot)
+	alpha  uint64
+	confs  []confSpan // the configurations the chosen log installed, in slot order
+	prefix uint64     // every slot up to here is chosen
+}
+
+// confSpan is a configuration the chosen log installed: members govern
+// every slot from from on (until the next span); chosen in slot at.
+type confSpan struct {
+	from, at uint64
+	epoch    uint32
+	members  uint64
+}
+
+// Membership is what a log command tells the checker about membership:
+// ok for a membership change, with the epoch and members it installs
+// (members 0: none, refused when it was logged).
+type Membership interface {
+	Membership() (epoch uint32, members uint64, ok bool)
 }
 
 type slotRecord[C LogCommand] struct {
@@ -79,6 +112,199 @@ type lockRecord struct {
 // NewMultiLog checks a cluster of the given number of replicas.
 func NewMultiLog[C LogCommand](replicas int) *MultiLog[C] {
 	return &MultiLog[C]{replicas: make([]replicaLog, replicas), slots: make([]slotRecord[C], 0, 256)}
+}
+
+// EnableReconfig switches on membership through the log: initial are the
+// members of epoch 0 (bit i: replica i) and a configuration chosen in slot
+// i governs from slot i+alpha. Call it before the first report.
+func (c *MultiLog[C]) EnableReconfig(alpha int, initial uint64) {
+	if alpha <= 0 || initial == 0 || initial>>uint(len(c.replicas)) != 0 || len(c.slots) > 0 {
+		panic(fmt.Sprintf("checker: reconfiguration with α=%d, members %s among %d replicas, after %d slots", alpha, nodeSet(initial), len(c.replicas), len(c.slots)))
+	}
+	c.alpha = uint64(alpha)
+	c.confs = []confSpan{{from: 1, members: initial}}
+}
+
+// known reports whether the configuration of slot s is known: every slot up
+// to s-α is chosen.
+func (c *MultiLog[C]) known(s uint64) bool { return c.alpha == 0 || s <= c.prefix+c.alpha }
+
+// confOf is the configuration governing slot s, which must be known.
+func (c *MultiLog[C]) confOf(s uint64) confSpan {
+	i := len(c.confs) - 1
+	for i > 0 && c.confs[i].from > s {
+		i--
+	}
+	return c.confs[i]
+}
+
+// quorum reports whether the acceptors in by are a majority of slot s's
+// acceptors: all replicas, or the members of its configuration.
+func (c *MultiLog[C]) quorum(by, s uint64) bool {
+	if c.alpha == 0 {
+		return bits.OnesCount64(by) >= c.majority()
+	}
+	m := c.confOf(s).members
+	return bits.OnesCount64(by&m) >= bits.OnesCount64(m)/2+1
+}
+
+// Conf returns the configuration the chosen log has in effect for slot s,
+// if known: its epoch and members.
+func (c *MultiLog[C]) Conf(s uint64) (epoch uint32, members uint64, ok bool) {
+	if c.alpha == 0 || !c.known(s) {
+		return 0, 0, false
+	}
+	sp := c.confOf(s)
+	return sp.epoch, sp.members, true
+}
+
+// Newest is the newest configuration the chosen log installed, and the
+// first slot it governs.
+func (c *MultiLog[C]) Newest() (epoch uint32, members uint64, from uint64) {
+	if c.alpha == 0 {
+		return 0, uint64(1)<<uint(len(c.replicas)) - 1, 1
+	}
+	sp := c.confs[len(c.confs)-1]
+	return sp.epoch, sp.members, sp.from
+}
+
+// Prefix is the chosen prefix of the log: every slot up to it is chosen
+// (with reconfiguration on).
+func (c *MultiLog[C]) Prefix() uint64 { return c.prefix }
+
+// extend grows the chosen prefix over slots now chosen, installs the
+// membership changes it passes, and judges the votes of the slots whose
+// configuration that makes known; judging them may choose more.
+func (c *MultiLog[C]) extend(at int64) *Violation {
+	for {
+		edge := c.prefix + c.alpha
+		for c.prefix < uint64(len(c.slots)) && c.slots[c.prefix].chosen {
+			c.prefix++
+			c.install(c.prefix)
+		}
+		if c.prefix+c.alpha == edge {
+			return nil
+		}
+		for s := edge + 1; s <= c.prefix+c.alpha && s <= uint64(len(c.slots)); s++ {
+			if v := c.judge(s, at); v != nil {
+				return v
+			}
+		}
+	}
+}
+
+// install applies the protocol's rule to the command chosen in slot s: a
+// membership change installs its configuration from s+α if its epoch
+// follows the newest's.
+func (c *MultiLog[C]) install(s uint64) {
+	m, ok := any(c.slots[s-1].chosenCmd).(Membership)
+	if !ok {
+		return
+	}
+	epoch, members, ok := m.Membership()
+	newest := c.confs[len(c.confs)-1]
+	if !ok || members == 0 || members>>uint(len(c.replicas)) != 0 || epoch != newest.epoch+1 {
+		return
+	}
+	c.confs = append(c.confs, confSpan{from: s + c.alpha, at: s, epoch: epoch, members: members})
+}
+
+// judge decides, once slot s's configuration is known, what its votes so
+// far chose: the command a majority of its configuration accepted at one
+// ballot, the lowest such ballot; none twice, and none above it otherwise
+// (P2b).
+func (c *MultiLog[C]) judge(s uint64, at int64) *Violation {
+	rec := c.slot(s)
+	for i := range rec.votes {
+		v := &rec.votes[i]
+		if !c.quorum(v.by, s) {
+			continue
+		}
+		switch {
+		case !rec.chosen:
+			rec.chosen, rec.chosenAt, rec.chosenCmd = true, v.ballot, v.cmd
+		case rec.chosenCmd != v.cmd:
+			return &Violation{Kind: "chosen-twice", Time: at, Message: fmt.Sprintf(
+				"slot %d: %v is chosen at ballot %v (acceptors %s), but %v was chosen at ballot %v (acceptors %s)%s",
+				s, v.cmd, v.ballot, nodeSet(v.by), rec.chosenCmd, rec.chosenAt, nodeSet(rec.chosenBy()), c.confNote(s))}
+		case v.ballot.Less(rec.chosenAt):
+			rec.chosenAt = v.ballot
+		}
+	}
+	if !rec.chosen {
+		return nil
+	}
+	for i := range rec.votes {
+		if v := &rec.votes[i]; rec.chosenAt.Less(v.ballot) && v.cmd != rec.chosenCmd {
+			return &Violation{Kind: "accepted-above-chosen", Time: at, Message: fmt.Sprintf(
+				"slot %d: acceptors %s accepted %v at ballot %v, above ballot %v where %v was chosen by acceptors %s: every ballot above a chosen one must carry the chosen command (P2b)%s",
+				s, nodeSet(v.by), v.cmd, v.ballot, rec.chosenAt, rec.chosenCmd, nodeSet(rec.chosenBy()), c.confNote(s))}
+		}
+	}
+	return nil
+}
+
+// confNote names slot s's configuration in a violation's message, with
+// reconfiguration on.
+func (c *MultiLog[C]) confNote(s uint64) string {
+	if c.alpha == 0 {
+		return ""
+	}
+	if !c.known(s) {
+		return fmt.Sprintf("; its configuration is not known yet: the log is chosen up to slot %d, α=%d", c.prefix, c.alpha)
+	}
+	sp := c.confOf(s)
+	how := "the initial one"
+	if sp.at > 0 {
+		how = fmt.Sprintf("chosen in slot %d", sp.at)
+	}
+	return fmt.Sprintf("; slot %d's acceptors are e%d%s (%s)", s, sp.epoch, nodeSet(sp.members), how)
+}
+
+// ConfigInstalled checks a replica's report that the membership change
+// chosen in slot s installed (epoch, members) from slot from on, or, with
+// installed false, was refused: the log must say the same, or two
+// configurations are in effect for one slot.
+func (c *MultiLog[C]) ConfigInstalled(node paxos.NodeID, s, from uint64, epoch uint32, members uint64, installed bool, at int64) *Violation {
+	if c.alpha == 0 || s > c.prefix {
+		return nil // not chosen: the application's own check names it
+	}
+	var mine *confSpan
+	for i := range c.confs {
+		if c.confs[i].at == s && s > 0 {
+			mine = &c.confs[i]
+		}
+	}
+	switch {
+	case mine == nil && !installed:
+		return nil
+	case mine != nil && installed && mine.from == from && mine.epoch == epoch && mine.members == members:
+		return nil
+	}
+	says := "refused"
+	if installed {
+		says = fmt.Sprintf("installed e%d%s from slot %d", epoch, nodeSet(members), from)
+	}
+	truth := fmt.Sprintf("the log refuses it (its epoch does not follow the newest configuration's, or it is empty), so slot %d on stays with ", from)
+	if mine != nil {
+		truth = fmt.Sprintf("the log installs e%d%s from slot %d (α=%d), so ", mine.epoch, nodeSet(mine.members), mine.from, c.alpha)
+	}
+	if mine == nil || !installed {
+		p := min(from, s+c.alpha)
+		if mine != nil {
+			p = mine.from
+		}
+		if c.known(p) {
+			sp := c.confOf(p)
+			truth += fmt.Sprintf("slot %d is governed by e%d%s", p, sp.epoch, nodeSet(sp.members))
+		}
+	} else if first := min(from, mine.from); c.known(first) {
+		sp := c.confOf(first)
+		truth += fmt.Sprintf("slot %d is governed by e%d%s", first, sp.epoch, nodeSet(sp.members))
+	}
+	return &Violation{Kind: "config-split", Time: at, Message: fmt.Sprintf(
+		"node %d applied the membership change chosen in slot %d and %s, but %s: two configurations in effect for one slot",
+		node, s, says, truth)}
 }
 
 // Restarted forgets what a replica had applied: it was rebuilt and applies its
@@ -159,6 +385,16 @@ func (c *MultiLog[C]) isChosen(node paxos.NodeID, s uint64, cmd C, how string, a
 	if rec.chosen && rec.chosenCmd == cmd {
 		return nil
 	}
+	if c.alpha > 0 {
+		need := "no majority of its acceptors"
+		if c.known(s) {
+			m := c.confOf(s).members
+			need = fmt.Sprintf("no majority (%d of %d) of its acceptors", bits.OnesCount64(m)/2+1, bits.OnesCount64(m))
+		}
+		return &Violation{Kind: "unchosen-decision", Time: at, Message: fmt.Sprintf(
+			"node %d %s %v in slot %d, but %s durably accepted it at one ballot: %s%s",
+			node, how, cmd, s, need, rec.describeVotes(), c.confNote(s))}
+	}
 	return &Violation{Kind: "unchosen-decision", Time: at, Message: fmt.Sprintf(
 		"node %d %s %v in slot %d, but no majority (%d of %d) of acceptors durably accepted it at one ballot: %s",
 		node, how, cmd, s, c.majority(), len(c.replicas), rec.describeVotes())}
@@ -217,8 +453,8 @@ func (c *MultiLog[C]) Accepted(node paxos.NodeID, s uint64, b paxos.Ballot, cmd 
 	rec := c.slot(s)
 	if rec.chosen && rec.chosenAt.Less(b) && rec.chosenCmd != cmd {
 		return &Violation{Kind: "accepted-above-chosen", Time: at, Message: fmt.Sprintf(
-			"slot %d: acceptor n%d accepted %v at ballot %v, above ballot %v where %v was chosen by acceptors %s: every ballot above a chosen one must carry the chosen command (P2b)",
-			s, node, cmd, b, rec.chosenAt, rec.chosenCmd, nodeSet(rec.chosenBy()))}
+			"slot %d: acceptor n%d accepted %v at ballot %v, above ballot %v where %v was chosen by acceptors %s: every ballot above a chosen one must carry the chosen command (P2b)%s",
+			s, node, cmd, b, rec.chosenAt, rec.chosenCmd, nodeSet(rec.chosenBy()), c.confNote(s))}
 	}
 	var vote *slotVote[C]
 	for i := range rec.votes {
@@ -238,6 +474,18 @@ func (c *MultiLog[C]) Accepted(node paxos.NodeID, s uint64, b paxos.Ballot, cmd 
 		vote = &rec.votes[len(rec.votes)-1]
 	}
 	vote.by |= 1 << uint(node)
+	if c.alpha > 0 {
+		// Judged once the slot's configuration is known; a choice may
+		// make later slots' configurations known.
+		if !c.known(s) {
+			return nil
+		}
+		was := rec.chosen
+		if v := c.judge(s, at); v != nil || was || !rec.chosen {
+			return v
+		}
+		return c.extend(at)
+	}
 	if bits.OnesCount64(vote.by) < c.majority() {
 		return nil
 	}

@@ -20,6 +20,9 @@ func (c *MultiLog[C]) Clone() *MultiLog[C] {
 		replicas: slices.Clone(c.replicas),
 		executed: slices.Clone(c.executed),
 		locks:    slices.Clone(c.locks),
+		alpha:    c.alpha,
+		confs:    slices.Clone(c.confs),
+		prefix:   c.prefix,
 	}
 	for i := range d.replicas {
 		d.replicas[i].tokens = slices.Clone(d.replicas[i].tokens)
