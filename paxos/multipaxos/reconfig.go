@@ -165,11 +165,21 @@ const (
 	// flight, computed against the configuration in effect, and installed
 	// whatever its epoch: the later change silently undoes the earlier.
 	reconfigConcurrent
+	// reconfigJoinUncaught: a replica that joined counts in quorums at once,
+	// before it has caught up: a replacement takes its predecessor's seat in
+	// the quorums of every slot the predecessor was an acceptor of, as
+	// though it held what the predecessor had accepted there, and its
+	// acceptances count before it reported the change that added it. Its
+	// empty acceptor state then lets a candidate's phase 1 miss a value
+	// the predecessor helped choose. (The mistake Cassandra's Paxos repair
+	// on topology changes was built to close: a new replica answering Paxos
+	// for ranges before it received their Paxos state.)
+	reconfigJoinUncaught
 )
 
 // ReconfigBugs names the planted reconfiguration bugs Config.ReconfigBug
 // accepts (comma-separated).
-var ReconfigBugs = []string{"reconfig-immediate", "reconfig-old-quorum", "reconfig-concurrent"}
+var ReconfigBugs = []string{"reconfig-immediate", "reconfig-old-quorum", "reconfig-concurrent", "reconfig-join-uncaught"}
 
 func parseReconfigBugs(s string) (reconfigBugs, error) {
 	var out reconfigBugs
@@ -222,7 +232,25 @@ func (s *Server) members(slot Slot) uint64 {
 	if s.alpha == 0 {
 		return s.spans[0].conf.Members
 	}
-	return s.spans[s.spanOf(slot)].conf.Members
+	return s.confMembers(s.spanOf(slot))
+}
+
+// confMembers is the members of span i: the acceptors of the slots it
+// governs. Bug reconfig-join-uncaught seats each later replacement in its
+// predecessor's place.
+func (s *Server) confMembers(i int) uint64 {
+	m := s.spans[i].conf.Members
+	if s.rbugs&reconfigJoinUncaught == 0 {
+		return m
+	}
+	for j := i + 1; j < len(s.spans); j++ {
+		prev, cur := s.spans[j-1].conf.Members, s.spans[j].conf.Members
+		out, in := prev&^cur, cur&^prev
+		if bits.OnesCount64(out) == 1 && bits.OnesCount64(in) == 1 && m&out != 0 {
+			m = m&^out | in // "the new replica is the old one's replacement: same seat"
+		}
+	}
+	return m
 }
 
 // memberAt reports whether this replica is an acceptor of slot.
@@ -255,7 +283,7 @@ func (s *Server) promisedFor(acks uint64, i int) bool {
 	if s.rbugs&reconfigOldQuorum != 0 {
 		i = len(s.spans) - 1
 	}
-	return s.quorumOf(acks, s.spans[i].conf.Members)
+	return s.quorumOf(acks, s.confMembers(i))
 }
 
 // phase1Covers reports whether acks hold a quorum of every configuration
@@ -276,9 +304,10 @@ func (s *Server) voters(slot Slot) uint64 {
 	if s.alpha == 0 {
 		return s.spans[0].conf.Members
 	}
-	sp := s.spans[s.spanOf(slot)]
-	if s.rbugs&reconfigImmediate != 0 {
-		return sp.conf.Members // "in the log, in use": new members count at once
+	i := s.spanOf(slot)
+	sp := s.spans[i]
+	if s.rbugs&(reconfigImmediate|reconfigJoinUncaught) != 0 {
+		return s.confMembers(i) // "in the log, in use": new members count at once
 	}
 	ok := s.p1Acks
 	for i, c := range s.peerCommit {
@@ -321,9 +350,10 @@ func (s *Server) edge() Slot {
 		if last < s.next || sp.from > e {
 			continue
 		}
-		if !sp.conf.Has(s.id) || !s.promisedFor(s.p1Acks, i) {
-			if sp.conf.Has(s.id) {
-				s.askPromises(sp.conf.Members)
+		mine := s.confMembers(i)&(1<<uint(s.id)) != 0
+		if !mine || !s.promisedFor(s.p1Acks, i) {
+			if mine {
+				s.askPromises(s.confMembers(i))
 			}
 			return max(sp.from, s.next) - 1
 		}
@@ -490,7 +520,7 @@ func (s *Server) checkWindow(slot Slot, cmd Command) {
 	if !s.promisedFor(s.p1Acks, i) && !s.cfg.Bugs.Has(paxos.SkipPhase1) {
 		s.fail(slot, "proposing without promises from a majority of %v: promised %s", s.spans[i].conf, maskString(s.p1Acks))
 	}
-	if !s.spans[i].conf.Has(s.id) {
+	if s.confMembers(i)&(1<<uint(s.id)) == 0 {
 		s.fail(slot, "proposing in a slot of %v, which this replica is not a member of", s.spans[i].conf)
 	}
 	if cmd.Op == OpReconfig && cmd.Conf.Epoch > 0 && s.rbugs&reconfigImmediate != 0 && s.newest().from <= slot {
@@ -551,4 +581,174 @@ func (s *Server) pumpReconfig() {
 			return
 		}
 	}
+}
+
+// Membership is what a logged membership change installs, for checkers
+// that learn the configurations from the chosen log: ok for OpReconfig,
+// with the epoch and members the leader logged (members 0: refused when it
+// was logged).
+func (c Command) Membership() (epoch uint32, members uint64, ok bool) {
+	if c.Op != OpReconfig {
+		return 0, 0, false
+	}
+	return c.Conf.Epoch, c.Conf.Members, true
+}
+
+// --- the operator ---
+
+// OperatorConfig configures an Operator.
+type OperatorConfig struct {
+	Replicas int      // replica ids 0..Replicas-1 (Config.MaxReplicas)
+	Changes  []Change // asked one at a time, in order
+	// Pause bounds the wait before each change (drawn from [0, Pause],
+	// the longest at the plain outcome); Retry is how long it waits for
+	// an answer before it asks the next replica.
+	Pause, Retry paxos.Duration
+}
+
+// ChangeCall is one membership change as the operator saw it.
+type ChangeCall struct {
+	Change       Change
+	Seq          Seq
+	Asked, Reply paxos.Time
+	Answered     bool
+	Installed    bool // the answer: installed (Result.OK), or refused in the log
+}
+
+// Operator is the administrator of a cluster: it asks for membership
+// changes, one at a time, as a client does (MsgRequest with OpReconfig,
+// exactly once through its session), follows redirects to the leader and
+// retries elsewhere when no answer comes. Every change ends chosen and
+// installed, or chosen and refused: the liveness goal "every change asked
+// for is decided".
+type Operator struct {
+	env   paxos.Env[Msg]
+	cfg   OperatorConfig
+	id    ClientID
+	to    paxos.NodeID
+	calls []ChangeCall
+	wait  bool
+}
+
+// Timers of an operator.
+const (
+	timerPause paxos.TimerID = iota // ask for the next change
+	timerAsk                        // no answer yet: ask another replica
+)
+
+// NewOperator builds an operator; it starts at Start.
+func NewOperator(env paxos.Env[Msg], cfg OperatorConfig) *Operator {
+	if cfg.Retry <= 0 {
+		cfg.Retry = 100 * paxos.Millisecond
+	}
+	if int(env.ID()) < cfg.Replicas || cfg.Replicas < 1 || cfg.Replicas > 64 || cfg.Pause < 0 {
+		panic(fmt.Sprintf("multipaxos: operator at node %d with %d replicas, pause %d", env.ID(), cfg.Replicas, cfg.Pause))
+	}
+	for _, ch := range cfg.Changes {
+		if ch.Add == 0 && ch.Remove == 0 || (ch.Add|ch.Remove)>>uint(cfg.Replicas) != 0 {
+			panic(fmt.Sprintf("multipaxos: operator at node %d: change %v among %d replica ids", env.ID(), ch, cfg.Replicas))
+		}
+	}
+	return &Operator{env: env, cfg: cfg, id: ClientID(env.ID()), calls: make([]ChangeCall, 0, len(cfg.Changes))}
+}
+
+// Start picks a replica to ask and waits for the first change.
+func (o *Operator) Start() {
+	o.to = paxos.NodeID(o.env.Rand(uint64(o.cfg.Replicas)))
+	o.pause()
+}
+
+func (o *Operator) pause() {
+	if len(o.calls) < len(o.cfg.Changes) {
+		p := o.cfg.Pause
+		o.env.SetTimer(timerPause, p-paxos.Duration(o.env.Rand(uint64(p)+1)))
+	}
+}
+
+// Calls is every change asked so far; the last may wait for its answer.
+func (o *Operator) Calls() []ChangeCall { return o.calls }
+
+// Done reports whether every change was asked and answered.
+func (o *Operator) Done() bool { return !o.wait && len(o.calls) == len(o.cfg.Changes) }
+
+// Waiting returns the change waiting for its answer, if any.
+func (o *Operator) Waiting() (ChangeCall, bool) {
+	if !o.wait {
+		return ChangeCall{}, false
+	}
+	return o.calls[len(o.calls)-1], true
+}
+
+// Timeout asks for the next change, or asks again elsewhere.
+func (o *Operator) Timeout(t paxos.TimerID) {
+	switch t {
+	case timerPause:
+		if o.wait || len(o.calls) >= len(o.cfg.Changes) {
+			return
+		}
+		k := len(o.calls)
+		o.calls = append(o.calls, ChangeCall{Change: o.cfg.Changes[k], Seq: Seq(k + 1), Asked: o.env.Now()})
+		o.wait = true
+		o.ask()
+	case timerAsk:
+		if o.wait {
+			o.to = (o.to + 1) % paxos.NodeID(o.cfg.Replicas)
+			o.ask()
+		}
+	default:
+		panic(fmt.Sprintf("multipaxos: operator %d: unknown timer %d", o.id, t))
+	}
+}
+
+func (o *Operator) ask() {
+	c := o.calls[len(o.calls)-1]
+	o.env.Send(o.to, Msg{Type: MsgRequest, Cmd: Command{Op: OpReconfig, Client: o.id, Seq: c.Seq, Change: c.Change}})
+	o.env.SetTimer(timerAsk, o.cfg.Retry)
+}
+
+// Receive takes an answer or a redirect.
+func (o *Operator) Receive(from paxos.NodeID, m Msg) {
+	if !o.wait || m.Cmd.Seq != o.calls[len(o.calls)-1].Seq {
+		return
+	}
+	switch m.Type {
+	case MsgReply:
+		if m.Cmd.Op != OpReconfig || m.Cmd.Client != o.id {
+			panic(fmt.Sprintf("multipaxos: operator %d: reply %v from node %d does not answer a change", o.id, m, from))
+		}
+		c := &o.calls[len(o.calls)-1]
+		c.Reply, c.Answered, c.Installed = o.env.Now(), true, m.Result.OK
+		o.wait = false
+		o.to = from
+		o.env.CancelTimer(timerAsk)
+		o.pause()
+	case MsgRedirect:
+		if m.Leader >= 0 && int(m.Leader) < o.cfg.Replicas && m.Leader != o.to {
+			o.to = m.Leader
+			o.ask()
+		}
+	default:
+		panic(fmt.Sprintf("multipaxos: operator %d: unexpected %v from node %d", o.id, m.Type, from))
+	}
+}
+
+// Describe is the operator's state, for traces.
+func (o *Operator) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "operator asks n%d; %d of %d changes asked", o.to, len(o.calls), len(o.cfg.Changes))
+	if c, ok := o.Waiting(); ok {
+		fmt.Fprintf(&b, ", waiting for %v since t=%dµs", c.Change, c.Asked)
+	}
+	return b.String()
+}
+
+// TimerName names an operator's timers in trace lines.
+func (o *Operator) TimerName(t paxos.TimerID) string {
+	switch t {
+	case timerPause:
+		return "pause"
+	case timerAsk:
+		return "ask"
+	}
+	return ""
 }
