@@ -72,15 +72,35 @@ func (r LinResult) Violation() *Violation {
 	return &Violation{Kind: "linearizability", Message: r.Message, Time: r.at}
 }
 
+// Annotation marks a span or a moment (End = Start) of a history page:
+// faults, leader changes, which replica served a client.
+type Annotation struct {
+	Client     int    // the client's row, when Tag is empty
+	Tag        string // a row of its own
+	Start, End int64  // µs
+	Text       string
+	Details    string // the tooltip
+	Color      string // CSS background, optional
+}
+
 // HTML renders the whole checked history, every key or lock, as porcupine's
 // interactive page, with the longest linearizations found. It checks the
 // history again, with the same budget, because porcupine cannot merge the
 // per-key results that the verdict came from.
-func (r LinResult) HTML() ([]byte, error) {
+//
+// Notes are drawn on the page as porcupine's annotations: a client's row
+// (Client, with Tag empty) or a row of their own (Tag: "faults", "leader").
+func (r LinResult) HTML(notes ...Annotation) ([]byte, error) {
 	if r.model.Init == nil {
 		return nil, fmt.Errorf("checker: LinResult.HTML: no history; use the result of CheckKV or CheckLock")
 	}
 	_, info := porcupine.CheckOperationsVerbose(r.model, r.history, r.budget)
+	anns := make([]porcupine.Annotation, 0, len(notes))
+	for _, n := range notes {
+		anns = append(anns, porcupine.Annotation{ClientId: n.Client, Tag: n.Tag, Start: n.Start, End: n.End,
+			Description: n.Text, Details: n.Details, BackgroundColor: n.Color})
+	}
+	info.AddAnnotations(anns)
 	var buf bytes.Buffer
 	if err := porcupine.Visualize(r.model, info, &buf); err != nil {
 		return nil, fmt.Errorf("checker: rendering the linearizability view: %w", err)

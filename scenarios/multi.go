@@ -555,8 +555,12 @@ func (r *multiRun) linearizable() {
 		case checker.LinIllegal:
 			v := lin.Violation()
 			r.found = v
-			if html, err := lin.HTML(); err == nil {
-				r.artifacts = map[string][]byte{"history.html": html}
+			// The page is for a person: only a traced run (a failure
+			// being written, a replay) draws it, with its faults marked.
+			if r.w.Tracing() {
+				if html, err := lin.HTML(historyNotes(r.w.Trace().Lines(), r.replicas)...); err == nil {
+					r.artifacts = map[string][]byte{"history.html": html}
+				}
 			}
 			r.w.Note(func() string { return "violation " + v.Kind + ": " + v.Message })
 		default:
