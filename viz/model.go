@@ -8,7 +8,9 @@
 package viz
 
 import (
+	"cmp"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -438,36 +440,64 @@ func (m *model) matchMessages() {
 	}
 }
 
-// elide leaves out the middle of a long trace: the first lines and a
-// window that ends a little after the violation (or at the end) stay.
+// elide leaves out the middle of a long trace: the first lines stay, and
+// a window that ends a little after the violation (or at the end), and a
+// window around the times the violation names when they lie further back
+// (the operations of a linearizability failure, say).
 func (m *model) elide(maxLines int) {
 	n := len(m.events)
 	if maxLines <= 0 || n <= maxLines {
 		return
 	}
+	type span struct{ from, to int } // line indexes, to exclusive
 	head := maxLines / 8
+	keep := []span{{0, head}}
+	budget := maxLines - head
 	focus := n - 1
 	if m.violLine >= 0 {
 		focus = m.violLine
 	}
-	after := maxLines / 8
-	end := min(n, focus+1+after)
-	start := end - (maxLines - head)
-	if start <= head {
-		start = head
-		end = maxLines
+	if from, to, ok := m.namedLines(); ok && from < focus-budget/2 {
+		w := budget / 2
+		start := max(0, min((from+to)/2-w/2, n-w))
+		keep = append(keep, span{start, start + w})
+		budget -= w
 	}
-	if start > head {
-		m.elided = append(m.elided, gap{head, start})
+	end := min(n, focus+1+budget/4)
+	keep = append(keep, span{max(0, end-budget), end})
+	slices.SortFunc(keep, func(a, b span) int { return a.from - b.from })
+	at := 0
+	for _, k := range keep {
+		if k.from > at {
+			m.elided = append(m.elided, gap{at, k.from})
+		}
+		at = max(at, k.to)
 	}
-	if end < n {
-		m.elided = append(m.elided, gap{end, n})
+	if at < n {
+		m.elided = append(m.elided, gap{at, n})
 	}
 	for _, g := range m.elided {
 		for i := g.from; i < g.to; i++ {
 			m.events[i].hidden = true
 		}
 	}
+}
+
+// namedLines finds the lines at the times the violation names: the first
+// line at or after the earliest, and at or after the latest.
+func (m *model) namedLines() (from, to int, ok bool) {
+	for _, s := range reMicros.FindAllStringSubmatch(m.violation, 32) {
+		t := sim.Time(atoi64(s[1]))
+		i, _ := slices.BinarySearchFunc(m.events, t, func(e event, t sim.Time) int { return cmp.Compare(e.at, t) })
+		if i >= len(m.events) {
+			continue
+		}
+		if !ok {
+			from, to, ok = i, i, true
+		}
+		from, to = min(from, i), max(to, i)
+	}
+	return from, to, ok
 }
 
 // layRows groups lines into steps, one row each: a step begins with a

@@ -143,7 +143,11 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     if (i >= 0) describe(i, false);
     else if (pinned >= 0) describe(pinned, true);
   }
+  var ready = false;
   function pin(i, scroll) {
+    if (ready && history.replaceState) {
+      try { history.replaceState(null, "", i >= 0 ? "#L" + (D.first + i) : location.pathname + location.search); } catch (e) { /* some browsers refuse on file: */ }
+    }
     mark(pins, "pinned", false);
     pinned = i;
     pins = i >= 0 ? elementsOf(i) : [];
@@ -256,11 +260,18 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
   var zh = (view.clientHeight - 4) / H;
   if (H * z > view.clientHeight && zh >= 0.75 * z) setZoom(Math.max(0.5, zh), 0, 0);
   view.scrollLeft = 0;
-  if (D.violLine >= 0 && D.lines[D.violLine]) {
+  // #L<n> in the address pins trace line n (pinning writes it there, so
+  // an address names an event); otherwise the violation is pinned.
+  var want = /^#L(\d+)$/.exec(location.hash), wl = want ? +want[1] - D.first : -1;
+  if (D.lines[wl]) {
+    pin(wl, false);
+    showRow(D.lines[wl][2], "center");
+  } else if (D.violLine >= 0 && D.lines[D.violLine]) {
     pin(D.violLine, false);
     var vr = D.lines[D.violLine][2];
     if ((rowTop(vr) + D.rowH * 3) * z > view.clientHeight) showRow(vr, "center");
   }
+  ready = true;
   stick();
   // Say whether the violation's marks are in the first view, for tests.
   var v = document.getElementById("viol");

@@ -410,6 +410,24 @@ func TestLongTraceIsBounded(t *testing.T) {
 	// The first lines are there.
 	require.NotEmpty(t, root.find(func(n *node) bool { return n.attr["data-line"] == "1" }))
 
+	// A violation that names an earlier time (a linearizability failure
+	// names its operations') keeps a window there too.
+	at := sim.Time(1000 + 6000*10)
+	f.Header[2].Value = fmt.Sprintf("linearizability: made up, an operation [%dµs, %dµs]", at, at+15)
+	named, err := Diagram(f, nil, Options{})
+	require.NoError(t, err)
+	root = checkPage(t, f, named, 5)
+	require.Len(t, root.find(func(n *node) bool { return strings.Contains(n.attr["class"], "elided") }), 3)
+	timer := -1
+	for i, l := range f.Lines {
+		if l.At == at && strings.HasPrefix(l.Text, "timer ") {
+			timer = i
+		}
+	}
+	require.NotEmpty(t, root.find(func(n *node) bool { return n.attr["data-line"] == strconv.Itoa(timer) }), "the named time is drawn")
+	require.NotEmpty(t, root.find(func(n *node) bool { return strings.Contains(n.attr["class"], "vref") }), "and marked")
+	require.Less(t, len(named), 3<<20)
+
 	// A smaller bound draws fewer.
 	small, err := Diagram(f, nil, Options{MaxLines: 200})
 	require.NoError(t, err)
