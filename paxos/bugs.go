@@ -70,13 +70,85 @@ const (
 	// did not resend MsgApp unless it received a new proposal
 	// (etcd-io/etcd#13951).
 	NoRetransmit
+	// ReconfigImmediate: a membership change governs the slots after its
+	// own as soon as the leader logs it, before it is chosen and without
+	// waiting α slots (Raft's "use a configuration once it is in the log",
+	// without Raft's one-server restriction): a replacement's new majority
+	// and the old one need not meet.
+	ReconfigImmediate
+	// ReconfigConcurrent: a second membership change starts before the
+	// first is chosen, computed against the configuration in effect and
+	// installed whatever its epoch, each used as soon as it is logged
+	// (copycat issue 26; Ongaro's single-server-change bug, raft-dev 2015):
+	// two configurations in effect at once, with disjoint majorities.
+	ReconfigConcurrent
+	// ReconfigJoinUncaught: a replica that joined counts in quorums before
+	// it caught up: a replacement takes its predecessor's seat in the
+	// quorums of slots the predecessor was an acceptor of, with none of
+	// what it accepted, so a candidate's phase 1 misses a chosen value
+	// (Cassandra's replacement nodes answered Paxos before Paxos repair
+	// gave them the ranges' state).
+	ReconfigJoinUncaught
+	// ReconfigOldQuorum: after a change, a candidate's phase 1 counts
+	// promises against the newest configuration only, not against the old
+	// one that still governs slots of its window: it overwrites a slot the
+	// old members chose.
+	ReconfigOldQuorum
+)
+
+// Reconfig is the reconfiguration bugs: the protocol switches them on by
+// name (ReconfigNames), since they live with the reconfiguration code.
+const Reconfig = ReconfigImmediate | ReconfigConcurrent | ReconfigJoinUncaught | ReconfigOldQuorum
+
+// ReconfigNames are the names the Multi-Paxos replica's ReconfigBug takes
+// for the reconfiguration bugs in s: reconfig-concurrent is both its own
+// mistake and using a change as soon as it is logged, since the second
+// change only splits the cluster when the first is already in use.
+func ReconfigNames(s Bugs) string {
+	var names []string
+	if s.Has(ReconfigImmediate) || s.Has(ReconfigConcurrent) {
+		names = append(names, "reconfig-immediate")
+	}
+	if s.Has(ReconfigConcurrent) {
+		names = append(names, "reconfig-concurrent")
+	}
+	if s.Has(ReconfigJoinUncaught) {
+		names = append(names, "reconfig-join-uncaught")
+	}
+	if s.Has(ReconfigOldQuorum) {
+		names = append(names, "reconfig-old-quorum")
+	}
+	return strings.Join(names, ",")
+}
+
+// The session bugs (session.go, session_client.go, resource.go) sit in a
+// block of their own, from bit 48 up, so that bugs added to the block above
+// never move them.
+const (
+	// NoFencingCheck: the protected resource takes every write whatever
+	// its fencing token, so a holder that was paused past its lease writes
+	// over its successor's writes (Kleppmann, "How to do distributed
+	// locking", 2016).
+	NoFencingCheck Bugs = 1 << (48 + iota)
+	// ExpireEarly: the lock service expires a session when its own clock
+	// says the lease ran out, without the margin for clock drift and steps,
+	// while the client's lease may still run.
+	ExpireEarly
+	// ClientIgnoresJeopardy: a client keeps acting as a lock holder after
+	// its own view of its lease lapsed, until the grace period ends
+	// (Chubby's jeopardy, ignored).
+	ClientIgnoresJeopardy
+	// KeepaliveNotReplicated: the leader answers keep-alives from memory
+	// without logging them; a new leader never hears of those extensions
+	// and expires sessions whose clients were told they were live.
+	KeepaliveNotReplicated
 )
 
 // SplitLog is the Multi-Paxos bugs that can get two commands decided in one
 // slot. A replica's own assertions that one slot holds one command are
 // switched off under these alone, so that the checker, not the replica,
 // names what they break; every other bug leaves them on.
-const SplitLog = SkipPhase1 | NoGapFill | EvenQuorum | MinorityQuorum
+const SplitLog = SkipPhase1 | NoGapFill | EvenQuorum | MinorityQuorum | Reconfig
 
 // BugInfo describes one catalogued bug.
 type BugInfo struct {
@@ -104,6 +176,14 @@ var Catalogue = []BugInfo{
 	{"no-persist-accept", NoPersistAccept, "acceptor syncs its promises but not its accepted values"},
 	{"nack-quorum", NackQuorum, "liveness: a proposer gives up a ballot only on a quorum of nacks, so a split with a minority down stalls it (cocagne/multi-paxos-example#4)"},
 	{"no-retransmit", NoRetransmit, "liveness: a leader resends a lost Accept only with a new proposal (etcd-io/etcd#13951)"},
+	{"reconfig-immediate", ReconfigImmediate, "a membership change governs later slots as soon as it is logged, before it is chosen and before α slots"},
+	{"reconfig-concurrent", ReconfigConcurrent, "a second membership change starts before the first is chosen, each used once logged: two disjoint majorities (copycat#26)"},
+	{"reconfig-join-uncaught", ReconfigJoinUncaught, "a joining replica counts in quorums before it caught up, in its predecessor's seat"},
+	{"reconfig-old-quorum", ReconfigOldQuorum, "after a change, phase 1 counts the newest configuration's quorum only, not the old one still governing slots"},
+	{"no-fencing-check", NoFencingCheck, "the protected resource ignores fencing tokens: a paused holder's zombie write lands after its successor's"},
+	{"expire-early", ExpireEarly, "the lock service expires a session by its own clock without the drift and skew margin"},
+	{"client-ignores-jeopardy", ClientIgnoresJeopardy, "a client keeps acting as lock holder after its own lease view lapsed"},
+	{"keepalive-not-replicated", KeepaliveNotReplicated, "the leader answers keep-alives from memory, unlogged: a new leader expires sessions still live"},
 }
 
 // ParseBugs turns a comma-separated list of bug names into a set. The empty

@@ -42,6 +42,7 @@ type multiSpec struct {
 	clockSteps             int          // with clock skew on: up to this many clock steps (NTP-style jumps) within the skew bound
 	leaderCuts             int          // up to this many times, cut the current leader off from the other replicas...
 	leaderCutMax           sim.Duration // ...for up to this long
+	reconfig               reconfigSpec // membership changes (reconfig.go); zero: none
 }
 
 type leaseMode uint8
@@ -70,6 +71,9 @@ func init() {
 		multiSpecs[name] = spec
 		sc := &Scenario{Name: name, Summary: summary, Features: multiFamily, Legend: multiLegend, Sometimes: spec.sometimes,
 			Params: multiParams(spec), Validate: validateMulti}
+		if spec.reconfig.share > 0 {
+			sc.Features, sc.Legend = reconfigFamily, reconfigLegend
+		}
 		sc.Run = func(src sim.Source, opts Options) Result {
 			return runMultiWith(spec, sc.settingsFor(opts.Set), src, opts, nil)
 		}
@@ -161,6 +165,7 @@ func init() {
 		s.maxNodes, s.maxClients, s.locks = 7, 6, 2
 		s.lease, s.clockSteps = leaseSwarm, 3
 		s.faults = swarm
+		s.reconfig = swarmReconfig
 		s.sometimes = cross("crash restart cut drop dup delay clock", multiFive+" lease")
 	})
 
@@ -201,6 +206,9 @@ type multiRun struct {
 	linChecked   bool   // every client is done: the history is whole, to be checked after the run
 	inconclusive string
 	artifacts    map[string][]byte
+
+	rc        *reconfigRun // membership changes, or nil (reconfig.go)
+	confNoted uint64       // the last slot whose membership change the trace noted
 }
 
 // multiSpecs are the registered Multi-Paxos scenarios' shapes, for tests
@@ -231,10 +239,19 @@ func runMultiWith(spec multiSpec, set Settings, src sim.Source, opts Options, in
 	if !leaseGiven {
 		lease = spec.lease == leaseOn || (spec.lease == leaseSwarm && sim.Chance(src, sim.RateScale/2))
 	}
+	rc := drawReconfig(spec, set, src, n)
+	ids := n // replica ids: the initial replicas, and spares with reconfiguration
 	cfg := mp.Config{
 		Replicas: n, Keys: spec.keys, Locks: spec.locks, Bugs: opts.Bugs,
 		ElectionTimeout: paxos.Duration(spec.election), Heartbeat: paxos.Duration(spec.heartbeat),
 		Retransmit: paxos.Duration(2 * spec.heartbeat),
+	}
+	operators := 0
+	if rc != nil {
+		rc.configure(&cfg, opts.Bugs)
+		ids, operators = rc.ids, len(rc.ops)
+		rc.opBase = ids + clients
+		plan.Spare |= rc.spareMask()
 	}
 	if lease {
 		// The lease's margins are the clock bounds the fault plan keeps to.
@@ -269,7 +286,7 @@ func runMultiWith(spec multiSpec, set Settings, src sim.Source, opts Options, in
 	if spec.fixedThink {
 		think = spec.think
 	}
-	ccfg := mp.ClientConfig{Replicas: n, Retry: paxos.Duration(spec.retry),
+	ccfg := mp.ClientConfig{Replicas: ids, Retry: paxos.Duration(spec.retry),
 		Workload: mp.Workload{Ops: ops, Keys: spec.keys, Locks: spec.locks, Think: paxos.Duration(think), ReadPct: spec.readPct,
 			// Clients stop issuing at the heal (or before, at the drawn
 			// time): the liveness phase waits for the operations
@@ -283,30 +300,44 @@ func runMultiWith(spec multiSpec, set Settings, src sim.Source, opts Options, in
 
 	newNode := func(env *sim.Env[mp.Msg]) sim.Node[mp.Msg] {
 		e := envAdapter[mp.Msg]{env}
-		if int(env.ID()) < n {
+		if int(env.ID()) < ids {
 			return nodeAdapter[mp.Msg, *mp.Server]{mp.NewServer(e, cfg)}
 		}
+		if rc != nil && int(env.ID()) >= rc.opBase {
+			return nodeAdapter[mp.Msg, *mp.Operator]{mp.NewOperator(e, rc.ops[int(env.ID())-rc.opBase])}
+		}
 		c := ccfg
-		if int(env.ID())-n < spec.readers {
+		if int(env.ID())-ids < spec.readers {
 			c.Workload.ReadPct = 100
 		}
 		return nodeAdapter[mp.Msg, *mp.Client]{mp.NewClient(e, c)}
 	}
-	w := sim.NewWorld(n+clients, src, newNode)
+	w := sim.NewWorld(ids+clients+operators, src, newNode)
 	w.Net.Latency = spec.latency
 	w.Net.Extreme, w.Extremes = plan.Extreme, plan.Extreme
 	res.Trace = traceOf(w, opts)
-	r := &multiRun{spec: spec, w: w, replicas: n, clients: clients, chk: checker.NewMultiLog[mp.Command](n), doneSeen: make([]bool, clients)}
+	r := &multiRun{spec: spec, w: w, replicas: ids, clients: clients, chk: checker.NewMultiLog[mp.Command](ids), doneSeen: make([]bool, clients), rc: rc}
+	if rc != nil {
+		r.chk.EnableReconfig(rc.alpha, uint64(1)<<uint(n)-1)
+	}
 	defer guard(w, &res, &r.found)
 	w.AfterStep = r.afterStep
 	cov := &coverageRecorder{features: r.features}
 	w.OnFault = cov.onFault
 	defer func() { res.Coverage = cov.cov }()
 
-	nodes := nodeIDs(n)
+	nodes := nodeIDs(ids)
+	if plan.Families&faults.Lasting != 0 {
+		nodes = nodeIDs(n) // a lasting fault takes a minority of the initial replicas
+	}
 	heal := sim.Time(spec.window)
 	w.Note(func() string { return "plan " + res.Params })
 	r.lost = faults.Schedule(w, src, plan, nodes, 0, heal)
+	if rc != nil {
+		rc.schedule(r, src, set, heal)
+		res.Params += " " + rc.plan
+		w.Note(func() string { return "membership " + rc.plan })
+	}
 	if plan.Families&faults.ClockSkew != 0 {
 		faults.ClockSteps(w, src, nodes, spec.clockSteps, plan.SkewMax, plan.Extreme, heal)
 	}
@@ -408,6 +439,8 @@ func (r *multiRun) afterStep(id sim.NodeID) {
 					return fmt.Sprintf("n%d leads at ballot %v, recovering slots up to %d", id, ev.Ballot, ev.Slot)
 				})
 			}
+		case mp.EvConfig:
+			r.configEvent(id, ev, at)
 		case mp.EvLeaseRead:
 			if r.w.Tracing() {
 				r.w.Note(func() string {
@@ -440,6 +473,9 @@ func (r *multiRun) done() bool {
 		if c := r.client(i); c == nil || !c.Done() {
 			return false
 		}
+	}
+	if r.rc != nil && !r.reconfigDone() {
+		return false
 	}
 	top := mp.Slot(0)
 	for i := 0; i < r.replicas; i++ {
@@ -474,7 +510,9 @@ func (r *multiRun) progress() uint64 {
 
 // away reports whether a lasting fault keeps replica i from the majority:
 // liveness is not asked of it.
-func (r *multiRun) away(i int) bool { return r.lost&(1<<uint(i)) != 0 }
+func (r *multiRun) away(i int) bool {
+	return r.lost&(1<<uint(i)) != 0 || (r.rc != nil && !r.rc.required(r, i))
+}
 
 // stuck says what the liveness phase still waited for.
 func (r *multiRun) stuck() string {
@@ -507,6 +545,9 @@ func (r *multiRun) stuck() string {
 	}
 	if r.lost != 0 {
 		parts = append(parts, fmt.Sprintf("replicas %v away for good", lostNodes(r.lost)))
+	}
+	if r.rc != nil {
+		parts = append(parts, r.reconfigStuck()...)
 	}
 	if len(parts) == 0 {
 		return "the run did not finish"
@@ -711,6 +752,9 @@ func (r *multiRun) features(f sim.Fault, node, peer sim.NodeID) uint64 {
 	}
 	if r.leaderChanges >= 2 {
 		on |= 1 << 4
+	}
+	if r.rc != nil && r.reconfigFeature() {
+		on |= 1 << 6
 	}
 	for i := 0; i < r.clients; i++ {
 		if c := r.client(i); c != nil {

@@ -82,6 +82,10 @@ type nodeSlot[M Message] struct {
 	timers  [MaxTimers]uint32
 	disk    Disk
 	clock   Clock
+	// A pause (pause.go): no step until pausedUntil, in the epoch
+	// pauseEpoch-1 (0: none).
+	pausedUntil Time
+	pauseEpoch  uint32
 	// The untimed view's timers: which are armed, and how often each fired.
 	armed uint8
 	fired [MaxTimers]uint8
@@ -503,7 +507,7 @@ func (w *World[M]) run(at Time, ev *event[M]) bool {
 	switch ev.kind {
 	case kindTimer:
 		s := &w.nodes[ev.node]
-		if !s.up || s.epoch != ev.epoch || s.timers[ev.timer] != ev.gen {
+		if !s.up || s.epoch != ev.epoch || s.timers[ev.timer] != ev.gen || w.deferPaused(at, ev) {
 			return false
 		}
 		w.now = at
@@ -520,6 +524,9 @@ func (w *World[M]) run(at Time, ev *event[M]) bool {
 		return true
 	case kindDeliver:
 		s := &w.nodes[ev.node]
+		if s.pauseEpoch != 0 && s.up && w.deferPaused(at, ev) {
+			return false
+		}
 		w.now = at
 		w.events++
 		w.fold(uint64(at))

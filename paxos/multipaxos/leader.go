@@ -27,6 +27,7 @@ func (s *Server) onElectionTimer() {
 	if !s.IsMember() {
 		// A spare, a replica not caught up to the change that added it,
 		// or one removed: it may not lead. It looks again later.
+		s.seekCatchup()
 		s.armElection()
 		return
 	}
@@ -329,6 +330,9 @@ func (s *Server) pump() {
 // followers how far the log is decided, and (with leases) collect grants.
 func (s *Server) tick(announce bool) {
 	now := s.env.Now()
+	if s.alpha > 0 && !announce {
+		s.tickReconfig()
+	}
 	if !s.cfg.Bugs.Has(paxos.NoRetransmit) {
 		s.retransmit(s.next, paxos.Time(s.cfg.Retransmit))
 	}

@@ -371,6 +371,35 @@ func (s *Server) askPromises(members uint64) {
 	}
 }
 
+// tickReconfig is the leader's heartbeat under reconfiguration: the
+// members it asked for promises and did not hear from (a Prepare lost, or
+// sent to a replica not started yet) are asked again, and the window moves
+// if it can.
+func (s *Server) tickReconfig() {
+	s.p1Asked &= s.p1Acks
+	s.pump()
+}
+
+// seekCatchup is what a replica that may not campaign does when its
+// election timer fires: it asks a replica drawn at random for the decided
+// slots it lacks. A joiner learns the log from the leader's heartbeats, but
+// a leader that removed itself stops once its last slot is decided, and its
+// successors may all be joiners that have not yet learned they are members:
+// without this nobody would lead again.
+//
+// It also forgets who it believed led: a replica outside the configuration
+// hears no heartbeats, so its belief only goes stale, and a stale redirect
+// can send a client back and forth between two replicas that cannot help
+// it for good.
+func (s *Server) seekCatchup() {
+	s.leader = -1
+	to := paxos.NodeID(s.env.Rand(uint64(s.n)))
+	if to == s.id {
+		return
+	}
+	s.send(to, Msg{Type: MsgCatchupReq, Ballot: s.promised, Slot: s.commit + 1})
+}
+
 // changeInFlight reports whether a membership change is under way: the
 // newest configuration does not govern yet, or a change waits in the
 // leader's window, or phase 1 found slots the leader has not proposed again.
@@ -550,6 +579,12 @@ func (s *Server) recount() {
 // no-ops to bring the newest configuration into effect when there is
 // nothing else, all within the client window and the α window.
 func (s *Server) pumpReconfig() {
+	// Slots decided already need no proposal: a leader elected while
+	// behind learns them from the promises, and may be no member of the
+	// configuration that governed them, so it could not propose them.
+	for s.next <= s.commit {
+		s.next++
+	}
 	s.recover()
 	if s.next <= s.recoverTop {
 		return // the window has not reached them all
