@@ -72,7 +72,19 @@ type page struct {
 	labelOrder [][2]int
 }
 
-func esc(s string) string { return html.EscapeString(s) }
+// esc escapes text for the page, and replaces what neither HTML nor XML
+// allows in text (control characters, invalid UTF-8), which a trace edited
+// by hand may hold.
+func esc(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f || r == 0xfffe || r == 0xffff {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	return html.EscapeString(s)
+}
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
@@ -234,13 +246,9 @@ func (p *page) svg() {
 	p.WriteString("</g>\n")
 	p.texts()
 	p.violationMark()
+	p.leftovers()
 	p.laneHead()
 	p.WriteString("</svg>\n")
-	for i, d := range p.drawn {
-		if !d && !m.events[i].hidden {
-			panic(fmt.Sprintf("viz: line %d (%q) has no element", i, m.events[i].text))
-		}
-	}
 }
 
 func (p *page) defs() {
@@ -511,6 +519,23 @@ func (p *page) message(k int) {
 		return
 	}
 	p.printf("<g class=\"%s%s\" data-msg=\"%d\"%s>%s</g>\n", cls, seenClass, k, attr, b.String())
+}
+
+// leftovers gives a dot on its row to any line nothing else drew (a
+// message the trace never delivers to itself, a line this package does
+// not know), so that every line can be hovered.
+func (p *page) leftovers() {
+	for i, d := range p.drawn {
+		e := &p.m.events[i]
+		if d || e.hidden {
+			continue
+		}
+		x := float64(gutterW + 4)
+		if e.node >= 0 && e.node < len(p.m.lanes) {
+			x = p.g.x(e.node)
+		}
+		p.printf("<circle cx=\"%s\" cy=\"%s\" r=\"2.5\" class=\"nt\"%s><title>%s</title></circle>\n", f1(x), f1(rowY(e.row)), p.dl(i), esc(clip(e.text, 200)))
+	}
 }
 
 // label is the text beside a mark.

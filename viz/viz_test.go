@@ -23,9 +23,28 @@ import (
 type node struct {
 	name  string
 	attr  map[string]string
-	text  string // the text directly inside, and inside its children
 	kids  []*node
 	depth int
+	// parts interleaves the text directly inside and the children, in order.
+	parts []any
+}
+
+// text is the text inside the element and its children.
+func (n *node) text() string {
+	var b strings.Builder
+	var walk func(*node)
+	walk = func(n *node) {
+		for _, p := range n.parts {
+			switch p := p.(type) {
+			case string:
+				b.WriteString(p)
+			case *node:
+				walk(p)
+			}
+		}
+	}
+	walk(n)
+	return b.String()
 }
 
 func (n *node) walk(fn func(*node)) {
@@ -79,15 +98,15 @@ func parsePage(t *testing.T, page []byte) *node {
 			}
 			top := stack[len(stack)-1]
 			top.kids = append(top.kids, n)
+			top.parts = append(top.parts, n)
 			stack = append(stack, n)
 		case xml.EndElement:
 			require.Greater(t, len(stack), 1)
 			require.Equal(t, stack[len(stack)-1].name, tk.Name.Local)
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			for _, n := range stack[1:] {
-				n.text += string(tk)
-			}
+			top := stack[len(stack)-1]
+			top.parts = append(top.parts, string(tk))
 		}
 	}
 	require.Len(t, stack, 1, "unclosed elements")
@@ -135,7 +154,7 @@ func checkPage(t *testing.T, f *sim.File, page []byte, lanes int) *node {
 	for _, n := range head.find(func(n *node) bool { return n.attr["data-lane"] != "" }) {
 		name := n.find(func(c *node) bool { return c.attr["class"] == "lhn" })
 		require.Len(t, name, 1)
-		names = append(names, name[0].text)
+		names = append(names, name[0].text())
 	}
 	var want []string
 	for i := 0; i < lanes; i++ {
@@ -161,7 +180,7 @@ func checkPage(t *testing.T, f *sim.File, page []byte, lanes int) *node {
 		}
 	}
 	if notDrawn > 0 {
-		require.Contains(t, byID(root, "bar").text, "not drawn")
+		require.Contains(t, byID(root, "bar").text(), "not drawn")
 	}
 
 	// The violation: a banner with the header's text, and a mark on a line.
@@ -170,7 +189,7 @@ func checkPage(t *testing.T, f *sim.File, page []byte, lanes int) *node {
 		require.NotNil(t, banner)
 		require.Equal(t, "bad", banner.attr["class"])
 		kind, _, _ := strings.Cut(v, ":")
-		require.Contains(t, banner.text, "VIOLATION "+kind)
+		require.Contains(t, banner.text(), "VIOLATION "+kind)
 		mark := byID(root, "viol")
 		require.NotNil(t, mark, "the violating event is marked")
 		i, err := strconv.Atoi(mark.attr["data-line"])
@@ -191,7 +210,7 @@ func pageData(t *testing.T, root *node) map[string]json.RawMessage {
 	d := byID(root, "data")
 	require.NotNil(t, d)
 	var out map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal([]byte(d.text), &out))
+	require.NoError(t, json.Unmarshal([]byte(d.text()), &out))
 	return out
 }
 
@@ -221,7 +240,7 @@ func TestEveryTestdataTraceDraws(t *testing.T) {
 				require.NotEmpty(t, root.find(func(n *node) bool { return n.attr["data-line"] == strconv.Itoa(i) }),
 					"line %d %q has no element", i, f.Lines[i].Text)
 			}
-			require.Contains(t, byID(root, "bar").text, "no node states")
+			require.Contains(t, byID(root, "bar").text(), "no node states")
 		})
 	}
 }
@@ -349,7 +368,7 @@ func TestStates(t *testing.T) {
 	page, err := Diagram(f, replayed, Options{})
 	require.NoError(t, err)
 	root := checkPage(t, f, page, 4)
-	require.NotContains(t, byID(root, "bar").text, "states")
+	require.NotContains(t, byID(root, "bar").text(), "states")
 	data := pageData(t, root)
 	var states map[string]string
 	require.NoError(t, json.Unmarshal(data["states"], &states))
@@ -372,7 +391,7 @@ func TestStates(t *testing.T) {
 	page, err = Diagram(f, replayed, Options{})
 	require.NoError(t, err)
 	root = checkPage(t, f, page, 4)
-	require.Contains(t, byID(root, "bar").text, "node states stop at event line 11")
+	require.Contains(t, byID(root, "bar").text(), "node states stop at event line 11")
 }
 
 // A long trace keeps its first lines and the window before the violation,
@@ -402,7 +421,7 @@ func TestLongTraceIsBounded(t *testing.T) {
 	root := checkPage(t, f, page, 5)
 	drawn := len(root.find(func(n *node) bool { _, ok := n.attr["data-line"]; return ok }))
 	require.Greater(t, drawn, DefaultMaxLines/2)
-	bar := byID(root, "bar").text
+	bar := byID(root, "bar").text()
 	require.Contains(t, bar, "not drawn")
 	require.Len(t, regexp.MustCompile(`not drawn`).FindAllString(bar, -1), 2, "the middle and the tail after the violation: %s", bar)
 	elided := root.find(func(n *node) bool { return strings.Contains(n.attr["class"], "elided") })
@@ -443,4 +462,36 @@ func TestBannerEscapesTheViolation(t *testing.T) {
 	root := checkPage(t, f, page, 0)
 	require.Len(t, root.find(func(n *node) bool { return n.name == "script" }), 2, "only the data and the page's own script")
 	require.NotContains(t, string(page), "<b>\"x\"")
+}
+
+// Whatever the lines say, the page is well-formed and every line has an
+// element: a trace edited by hand, or from a newer simrun, still draws.
+func FuzzDiagram(f *testing.F) {
+	for _, s := range []string{
+		"send n0->n1 prepare b=1.0, due @5\ndeliver n0->n1 prepare b=1.0",
+		"send n0->n0 x, local",
+		"send n0->n1 x, due @9 and, duplicated, @3\nlost n0->n1 x\nfault dup n0->n1 x",
+		"fault partition halves cut=0>1,1>0,9>70\nfault heal, but n1,n99 stay down for good",
+		"violation agreement: <x> & \"y\" t=5µs\nstall: 3 more events",
+		"start n63\nsync n64 x\nn70 leads at ballot 1.0\nslot 1 decided x (first learned by n2\n]]>",
+		"send\ndeliver\nlost n1->\nfault\nfault crash\ntimer\n\x00\xff",
+	} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, body string, maxLines uint8) {
+		file := &sim.File{Header: []sim.Field{{Key: "scenario", Value: "x"}, {Key: "params", Value: "replicas=2 clients=1"},
+			{Key: "violation", Value: "agreement: t=3µs"}}}
+		for i, l := range strings.Split(body, "\n") {
+			file.Lines = append(file.Lines, sim.Line{At: sim.Time(i), Text: l})
+		}
+		page, err := Diagram(file, nil, Options{MaxLines: int(maxLines)})
+		require.NoError(t, err)
+		root := parsePage(t, page)
+		drawn := map[string]bool{}
+		root.walk(func(n *node) { drawn[n.attr["data-line"]] = true })
+		hidden := strings.Contains(byID(root, "bar").text(), "not drawn")
+		for i := range file.Lines {
+			require.True(t, hidden || drawn[strconv.Itoa(i)], "line %d %q", i, file.Lines[i].Text)
+		}
+	})
 }
