@@ -176,7 +176,7 @@ func (c *Client) Fingerprint() uint64 {
 
 // Clone returns an independent (and unfrozen) copy of the services.
 func (s *Services) Clone() *Services {
-	return &Services{kv: slices.Clone(s.kv), locks: slices.Clone(s.locks), sessions: slices.Clone(s.sessions), noDedup: s.noDedup}
+	return &Services{kv: slices.Clone(s.kv), locks: slices.Clone(s.locks), sessions: slices.Clone(s.sessions), noDedup: s.noDedup, sess: s.sess.clone()}
 }
 
 func (s *Services) hash(h uint64) uint64 {
@@ -189,7 +189,7 @@ func (s *Services) hash(h uint64) uint64 {
 	for _, ss := range s.sessions {
 		h = ss.result.hash(paxos.Mix64(h ^ uint64(ss.seq)))
 	}
-	return paxos.Mix64(h ^ uint64(len(s.sessions)) ^ b2u(s.noDedup)<<63)
+	return s.sess.hash(paxos.Mix64(h ^ uint64(len(s.sessions)) ^ b2u(s.noDedup)<<63))
 }
 
 // Hash hashes the command, for checkers that fingerprint what they saw.

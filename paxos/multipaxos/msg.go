@@ -32,18 +32,21 @@ type ClientID int32
 type Op uint8
 
 const (
-	OpNoop     Op = iota // fills a slot no value was found for; changes nothing
-	OpGet                // read a key
-	OpPut                // write a key
-	OpAppend             // append to a key's value
-	OpCAS                // compare-and-set a key
-	OpAcquire            // take a lock if it is free: granted with a fencing token
-	OpRelease            // give a lock back
-	OpReconfig           // change the membership (reconfig.go): Change asks, Conf is what the leader logged
+	OpNoop      Op = iota // fills a slot no value was found for; changes nothing
+	OpGet                 // read a key
+	OpPut                 // write a key
+	OpAppend              // append to a key's value
+	OpCAS                 // compare-and-set a key
+	OpAcquire             // take a lock if it is free: granted with a fencing token
+	OpRelease             // give a lock back
+	OpReconfig            // change the membership (reconfig.go): Change asks, Conf is what the leader logged
+	OpOpen                // open a session (session.go): Value holds its terms; answered with the session id as Token
+	OpKeepAlive           // renew session Session's lease
+	OpExpire              // the leader's: end session Session, if its keep-alive count is still Beat
 	numOps
 )
 
-var opNames = [...]string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig"}
+var opNames = [...]string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig", "open", "keepalive", "expire"}
 
 func (o Op) String() string {
 	if o < numOps {
@@ -72,6 +75,11 @@ type Command struct {
 	// logged (zero: refused). Zero in every other command.
 	Change Change
 	Conf   Conf
+	// Session is the session a session command belongs to (session.go):
+	// keep-alive, expire, and acquire and release under a session. Beat is
+	// an expire's keep-alive count. Zero in every other command.
+	Session SessionID
+	Beat    uint32
 }
 
 // Noop is the command a new leader proposes for a slot that no acceptor of
@@ -118,6 +126,10 @@ func (c Command) write(b *strings.Builder) {
 	}
 	b.WriteString(c.Op.String())
 	b.WriteByte('(')
+	if c.Op >= OpOpen && c.Op < numOps || c.Session != 0 {
+		c.writeSession(b)
+		return
+	}
 	if c.Op == OpReconfig {
 		b.WriteString(c.Change.String())
 		if c.Conf.Epoch > 0 {
@@ -155,6 +167,9 @@ func (c Command) hash(h uint64) uint64 {
 		h = paxos.Mix64(h ^ c.Change.Add ^ c.Change.Remove<<1)
 		h = paxos.Mix64(h ^ c.Conf.Members ^ uint64(c.Conf.Epoch)<<1)
 	}
+	if c.Session != 0 || c.Beat != 0 { // only here, so that every other command hashes as before
+		h = paxos.Mix64(h ^ uint64(c.Session)<<32 ^ uint64(c.Beat))
+	}
 	return h
 }
 
@@ -190,11 +205,13 @@ const (
 	MsgRequest                         // client -> replica: Cmd
 	MsgReply                           // replica -> client: Result for Cmd.Seq
 	MsgRedirect                        // replica -> client: ask Leader instead
+	MsgWrite                           // lock holder -> protected resource (resource.go): Cmd names the write, Result.Token carries the fencing token
+	MsgWriteAck                        // resource -> holder: Result.OK says whether the write was accepted
 	numMsgTypes
 )
 
 var msgNames = [...]string{"?", "prepare", "promise", "nack", "accept", "accepted", "heartbeat", "hb-ack",
-	"catchup-req", "catchup", "request", "reply", "redirect"}
+	"catchup-req", "catchup", "request", "reply", "redirect", "write", "write-ack"}
 
 func (t MsgType) String() string {
 	if t < numMsgTypes {
@@ -237,7 +254,10 @@ func (m Msg) Hash() uint64 {
 	if m.Type == MsgRequest || m.Type == MsgAccept || m.Type == MsgReply || m.Type == MsgRedirect {
 		h = m.Cmd.hash(h)
 	}
-	if m.Type == MsgReply {
+	if m.Type == MsgReply || m.Type == MsgWrite || m.Type == MsgWriteAck {
+		if m.Type != MsgReply {
+			h = m.Cmd.hash(h)
+		}
 		h = m.Result.hash(h)
 	}
 	for i := range m.Entries {
@@ -270,6 +290,9 @@ func (m Msg) String() string {
 		return b.String()
 	case MsgRedirect:
 		fmt.Fprintf(&b, " c%d#%d to n%d", m.Cmd.Client, m.Cmd.Seq, m.Leader)
+		return b.String()
+	case MsgWrite, MsgWriteAck:
+		writeWrite(&b, m)
 		return b.String()
 	}
 	b.WriteString(" b=")

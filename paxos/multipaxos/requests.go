@@ -13,6 +13,14 @@ func (s *Server) onRequest(from paxos.NodeID, c Command) {
 		}
 		return
 	}
+	if s.svc.sess != nil {
+		// Sessions (session.go): every request is a look at their leases.
+		if c.Op == OpKeepAlive && s.cfg.Bugs.Has(paxos.KeepaliveNotReplicated) {
+			s.keepAliveLocal(c)
+			return
+		}
+		s.checkSessions()
+	}
 	if c.Op == OpGet {
 		local := s.cfg.Lease.Duration > 0 && s.leaseValid()
 		if s.cfg.Bugs.Has(paxos.StaleLeaderRead) {

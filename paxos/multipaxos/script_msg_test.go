@@ -20,7 +20,7 @@ func TestScriptOpsAndCommands(t *testing.T) {
 			lock = append(lock, o)
 		}
 	}
-	require.Equal(t, []string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig", "op(8)"}, names)
+	require.Equal(t, []string{"noop", "get", "put", "append", "cas", "acquire", "release", "reconfig", "open", "keepalive", "expire", "op(11)"}, names)
 	require.Equal(t, []Op{OpGet, OpPut, OpAppend, OpCAS}, kv)
 	require.Equal(t, []Op{OpAcquire, OpRelease}, lock)
 
@@ -45,7 +45,7 @@ func TestScriptOpsAndCommands(t *testing.T) {
 		`cas(k2, "o", "n") c4#2`:             {Op: OpCAS, Key: 2, Client: 4, Seq: 2, Old: "o", Value: "n"},
 		`acquire(l1) c4#2`:                   {Op: OpAcquire, Key: 1, Client: 4, Seq: 2},
 		`release(l0) c4#3`:                   {Op: OpRelease, Key: 0, Client: 4, Seq: 3},
-		`op(9)(k1) c4#2`:                     {Op: 9, Key: 1, Client: 4, Seq: 2},
+		`op(99)(k1) c4#2`:                    {Op: 99, Key: 1, Client: 4, Seq: 2},
 		`reconfig(+{3} -{1})`:                {Op: OpReconfig, Client: -1, Change: ReplaceReplica(1, 3)},
 		`reconfig(+{3} -> e1{0,1,2,3}) c5#2`: {Op: OpReconfig, Client: 5, Seq: 2, Change: AddReplica(3), Conf: Conf{Epoch: 1, Members: 0b1111}},
 		`put(k3, "a\"b") c12#123456789`:      {Op: OpPut, Key: 3, Client: 12, Seq: 123456789, Value: `a"b`},
@@ -76,7 +76,7 @@ func TestScriptMessageStrings(t *testing.T) {
 		`catchup-req b=3.1 from=2`:                                   {Type: MsgCatchupReq, Ballot: bal, Slot: 2},
 		`catchup b=3.1 from=1 [1=noop, 2=noop, 3=noop, 4=noop, 5=noop, 6=noop, 7=noop, 8=noop, +2 more]`: {Type: MsgCatchup, Ballot: bal, Slot: 1, Entries: many},
 		`catchup b=3.1 from=1 [1=noop, 2=noop, 3=noop, 4=noop, 5=noop, 6=noop, 7=noop, 8=noop]`:          {Type: MsgCatchup, Ballot: bal, Slot: 1, Entries: many[:8]},
-		`msg(13) b=3.1`: {Type: numMsgTypes, Ballot: bal},
+		`msg(15) b=3.1`: {Type: numMsgTypes, Ballot: bal},
 	} {
 		require.Equal(t, want, m.String())
 	}

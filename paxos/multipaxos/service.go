@@ -45,6 +45,8 @@ type lockState struct {
 	held   bool
 	holder ClientID
 	token  uint64 // last fencing token this lock handed out
+	// session holds the lock when it was taken under one (session.go).
+	session SessionID
 }
 
 // Services is the deterministic state machine every replica runs on the
@@ -54,8 +56,9 @@ type lockState struct {
 type Services struct {
 	kv       []string
 	locks    []lockState
-	sessions []session // by client id
-	noDedup  bool      // bug no-dedup: no session table
+	sessions []session     // by client id
+	noDedup  bool          // bug no-dedup: no session table
+	sess     *sessionTable // leased client sessions (session.go); nil until one opens
 	// frozen: copies of a replica share these services (Server.Clone);
 	// they are never written again, and a replica copies them before it
 	// applies a command.
@@ -90,6 +93,9 @@ func (s *Services) Apply(c Command) (Result, Outcome) { return s.applyWith(c, s.
 func (s *Services) applyWith(c Command, exec func(Command) Result) (Result, Outcome) {
 	if c.Op == OpNoop {
 		return Result{}, Skipped
+	}
+	if c.Op == OpExpire { // the leader's, not a client's: no exactly-once record
+		return s.expire(c), Executed
 	}
 	if c.Client < 0 || c.Seq == 0 {
 		panic(fmt.Sprintf("multipaxos: applying %v: a client command needs a client and a sequence number", c))
@@ -129,7 +135,12 @@ func (s *Services) execute(c Command) Result {
 		}
 		s.kv[c.Key] = c.Value
 		return Result{OK: true}
+	case OpOpen, OpKeepAlive:
+		return s.sessionExec(c)
 	case OpAcquire:
+		if c.Session != 0 {
+			return s.sessionExec(c)
+		}
 		l := &s.locks[c.Key]
 		if l.held {
 			// Not reentrant: the holder asking again is refused too, so
@@ -140,6 +151,9 @@ func (s *Services) execute(c Command) Result {
 		l.held, l.holder = true, c.Client
 		return Result{OK: true, Token: l.token}
 	case OpRelease:
+		if c.Session != 0 {
+			return s.sessionExec(c)
+		}
 		l := &s.locks[c.Key]
 		if !l.held || l.holder != c.Client {
 			return Result{}
