@@ -41,7 +41,47 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     zoomLabel.textContent = Math.round(z * 100) + "%";
     stick();
   }
-  function stick() { head.setAttribute("transform", "translate(0 " + (view.scrollTop / z) + ")"); }
+  function stick() { head.setAttribute("transform", "translate(0 " + (view.scrollTop / z) + ")"); overview(); }
+
+  // The overview: the whole run in one column, faults and the violation
+  // marked, the part in view framed; click or drag to go elsewhere.
+  var ov = document.getElementById("overview");
+  function overview() {
+    if (!ov || !ov.getContext) return;
+    var h = ov.clientHeight, w = ov.clientWidth, n = Math.max(D.rows.length, 1);
+    if (ov.height !== h) ov.height = h;
+    if (ov.width !== w) ov.width = w;
+    var c = ov.getContext("2d");
+    c.clearRect(0, 0, w, h);
+    function y(r) { return r / n * h; }
+    var colors = { part: "rgba(255,167,38,0.55)", down: "rgba(120,120,120,0.6)" };
+    (D.bands || []).forEach(function (b) {
+      c.fillStyle = colors[b[2]] || "#ccc";
+      var x = b[2] === "down" ? w / 2 : 0;
+      c.fillRect(x, y(b[0]), b[2] === "down" ? w / 2 : w, Math.max(1, y(b[1] + 1) - y(b[0])));
+    });
+    (D.ticks || []).forEach(function (t) {
+      c.fillStyle = t[1] === "elided" ? "#999" : "#d50000";
+      c.fillRect(0, y(t[0]), w, t[1] === "viol" ? 4 : 2);
+    });
+    var top = (view.scrollTop / z - D.headH) / D.rowH, rows = view.clientHeight / z / D.rowH;
+    c.strokeStyle = "#1565c0";
+    c.lineWidth = 2;
+    c.strokeRect(1, Math.max(1, y(top)), w - 2, Math.max(4, y(rows) - 2));
+  }
+  var ovDrag = false;
+  function ovGo(ev) {
+    var r = ov.getBoundingClientRect();
+    var row = (ev.clientY - r.top) / r.height * D.rows.length;
+    view.scrollTop = Math.max(0, (D.headH + row * D.rowH) * z - view.clientHeight / 2);
+    stick();
+  }
+  if (ov) {
+    ov.addEventListener("pointerdown", function (ev) { ovDrag = true; ovGo(ev); ev.preventDefault(); });
+    window.addEventListener("pointermove", function (ev) { if (ovDrag) ovGo(ev); });
+    window.addEventListener("pointerup", function () { ovDrag = false; });
+    window.addEventListener("resize", overview);
+  }
   // Fit the lanes and a readable part of the text column; the rest of
   // each line is a scroll (or a hover) away.
   function fitWidth() { return Math.min(1, Math.max((view.clientWidth - 4) / W, (view.clientWidth - 4) / (D.textX + 420), 0.5)); }
@@ -135,7 +175,10 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     if (L && L[3] >= 0) out = out.concat(Array.prototype.slice.call(svg.querySelectorAll('[data-msg="' + L[3] + '"]')));
     return out;
   }
+  var lastHover = [-2, -2];
   function hover(i, row) {
+    if (lastHover[0] === i && lastHover[1] === row) return;
+    lastHover = [i, row];
     mark(hot, "hot", false);
     hot = i >= 0 ? elementsOf(i) : [];
     mark(hot, "hot", true);
@@ -216,7 +259,9 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     pin(D.violLine, false);
     showRow(D.lines[D.violLine][2], "center");
   }
-  function fitAll() { setZoom(Math.min((view.clientWidth - 4) / W, (view.clientHeight - 4) / H), 0, 0); view.scrollTop = 0; view.scrollLeft = 0; stick(); }
+  // Fit the whole run, or as much as stays legible (a long run then fits
+  // its width; the overview beside it holds the whole).
+  function fitAll() { setZoom(Math.max(0.3, Math.min((view.clientWidth - 4) / W, (view.clientHeight - 4) / H)), 0, 0); view.scrollTop = 0; view.scrollLeft = 0; stick(); }
   function step(d) {
     var row = pinned >= 0 && D.lines[pinned] ? D.lines[pinned][2] + d : (d > 0 ? 0 : D.rows.length - 1);
     while (row >= 0 && row < D.rows.length && !D.rows[row].length) row += d;
@@ -261,9 +306,12 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
   if (H * z > view.clientHeight && zh >= 0.75 * z) setZoom(Math.max(0.5, zh), 0, 0);
   view.scrollLeft = 0;
   // #L<n> in the address pins trace line n (pinning writes it there, so
-  // an address names an event); otherwise the violation is pinned.
+  // an address names an event); #fit shows the whole run; otherwise the
+  // violation is pinned and in view.
   var want = /^#L(\d+)$/.exec(location.hash), wl = want ? +want[1] - D.first : -1;
-  if (D.lines[wl]) {
+  if (location.hash === "#fit") {
+    fitAll();
+  } else if (D.lines[wl]) {
     pin(wl, false);
     showRow(D.lines[wl][2], "center");
   } else if (D.violLine >= 0 && D.lines[D.violLine]) {

@@ -70,6 +70,7 @@ type page struct {
 	slots      map[[2]int]int
 	labels     map[[2]int][]label
 	labelOrder [][2]int
+	named      []int // rows at the times the violation names
 }
 
 // esc escapes text for the page, and replaces what neither HTML nor XML
@@ -112,7 +113,7 @@ func render(m *model, opts Options) []byte {
 	p.toolbar(opts)
 	p.WriteString("<div id=\"main\">\n<div id=\"view\" tabindex=\"0\">\n")
 	p.svg()
-	p.WriteString("</div>\n")
+	p.WriteString("</div>\n<canvas id=\"overview\" width=\"18\" height=\"100\" title=\"the whole run: partitions, crashes, the violation (red); click or drag to go there\"></canvas>\n")
 	p.panel()
 	p.WriteString("</div>\n")
 	p.data()
@@ -405,6 +406,7 @@ func (p *page) times() {
 		case named[row.at]:
 			cls += " vref"
 			p.printf("<rect x=\"2\" y=\"%d\" width=\"4\" height=\"%d\" class=\"vtick\"><title>a time the violation names</title></rect>", headH+r*rowH, rowH)
+			p.named = append(p.named, r)
 		}
 		last = row.at
 		p.printf("<text x=\"%d\" y=\"%s\" class=\"%s\">%s</text>", gutterW-8, f1(rowY(r)+4), cls, text)
@@ -793,11 +795,30 @@ func (p *page) data() {
 		Lanes  []string          `json:"lanes"`
 		Viol   int               `json:"violLine"`
 		Extra  map[string]string `json:"extra"`
+		// Bands and Ticks feed the overview beside the diagram: spans of
+		// rows [from, to, kind] and single rows [row, kind].
+		Bands [][3]any `json:"bands"`
+		Ticks [][2]any `json:"ticks"`
 	}
 	d := jsonData{First: p.fileLine(0), TextX: p.g.textX, RowH: rowH, HeadH: headH, Lines: map[int][]any{}, States: map[int]string{},
 		Msgs: map[int][]any{}, Viol: m.violLine, Extra: map[string]string{}}
 	if m.violLine >= 0 {
 		d.Extra["violation"] = m.violation
+		d.Ticks = append(d.Ticks, [2]any{m.violRow, "viol"})
+	}
+	for _, iv := range m.parts {
+		d.Bands = append(d.Bands, [3]any{iv.from, iv.to, "part"})
+	}
+	for _, c := range m.crashes {
+		d.Bands = append(d.Bands, [3]any{c.from, c.to, "down"})
+	}
+	for r, row := range m.rows {
+		if len(row.events) == 0 {
+			d.Ticks = append(d.Ticks, [2]any{r, "elided"})
+		}
+	}
+	for _, r := range p.named {
+		d.Ticks = append(d.Ticks, [2]any{r, "vref"})
 	}
 	for _, l := range m.lanes {
 		d.Lanes = append(d.Lanes, l.name+" "+l.role)
