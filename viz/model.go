@@ -694,3 +694,9 @@ func (m *model) rowHasRestart(r, node int) bool {
 	}
 	return false
 }
+
+// untimed reports a trace with no time in it (simrun check's): every
+// line at one instant.
+func (m *model) untimed() bool {
+	return len(m.events) > 1 && m.events[0].at == m.events[len(m.events)-1].at
+}

@@ -67,7 +67,8 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     var top = (view.scrollTop / z - D.headH) / D.rowH, rows = view.clientHeight / z / D.rowH;
     c.strokeStyle = "#1565c0";
     c.lineWidth = 2;
-    c.strokeRect(1, Math.max(1, y(top)), w - 2, Math.max(4, y(rows) - 2));
+    var y0 = Math.max(1, y(top));
+    c.strokeRect(1, y0, w - 2, Math.max(4, Math.min(h - 1 - y0, y(rows) - 2)));
   }
   var ovDrag = false;
   function ovGo(ev) {
@@ -129,7 +130,8 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
     if (!L) return;
     var row = L[2], h = [];
     var tag = isPin ? '<span class="pin">pinned</span> · ' : "";
-    h.push('<div>' + tag + "t=" + ms(L[0]) + " ms · trace line " + (D.first + i) + "</div>");
+    var when = D.untimed ? "step #" + row : "t=" + ms(L[0]) + " ms";
+    h.push('<div>' + tag + when + " · trace line " + (D.first + i) + "</div>");
     h.push('<div class="pl' + (i === D.violLine ? " viol" : "") + '">' + esc(L[1]) + "</div>");
     if (i === D.violLine && D.extra.violation && L[1] !== "violation " + D.extra.violation) h.push('<div class="pl viol">' + esc(D.extra.violation) + "</div>");
     var msg = D.msgs[L[3]];
@@ -157,7 +159,7 @@ window.addEventListener("error", function (e) { document.body.setAttribute("data
       h.push("<h3>node states after this step</h3>");
       st.forEach(function (s) {
         var cls = s[2] === row ? "st me" : "st old";
-        var when = s[2] === row ? "" : " (as of t=" + ms(D.rowAt[s[2]]) + ")";
+        var when = s[2] === row ? "" : " (as of " + (D.untimed ? "step #" + s[2] : "t=" + ms(D.rowAt[s[2]])) + ")";
         h.push('<div class="' + cls + '">' + esc(s[1]) + esc(when) + "</div>");
       });
     } else if (!any) {

@@ -131,7 +131,11 @@ func (p *page) banner() {
 	where := ""
 	if m.violLine >= 0 {
 		e := &m.events[m.violLine]
-		where = fmt.Sprintf(" at t=%s ms, trace line %d", ms(e.at), p.fileLine(m.violLine))
+		when := "t=" + ms(e.at) + " ms"
+		if m.untimed() {
+			when = "step #" + strconv.Itoa(e.row)
+		}
+		where = fmt.Sprintf(" at %s, trace line %d", when, p.fileLine(m.violLine))
 	}
 	p.printf("<div id=\"banner\" class=\"bad\"><button id=\"goviol\" type=\"button\" title=\"scroll to the violation (v)\">show</button>"+
 		"<b>VIOLATION %s</b>%s: %s</div>\n", esc(k), esc(where), linkTimes(esc(rest)))
@@ -385,10 +389,7 @@ func (p *page) crashes() {
 // stall point) are marked in red.
 func (p *page) times() {
 	m := p.m
-	untimed := true
-	for _, row := range m.rows {
-		untimed = untimed && row.at == m.rows[0].at
-	}
+	untimed := m.untimed()
 	named := map[sim.Time]bool{}
 	for _, s := range reMicros.FindAllStringSubmatch(m.violation, 32) {
 		named[sim.Time(atoi64(s[1]))] = true
@@ -761,7 +762,7 @@ func (p *page) laneHead() {
 	m, g := p.m, p.g
 	p.printf("<g id=\"lanehead\"><rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" class=\"lhbg\"/>", g.width, headH)
 	unit := "ms"
-	if len(m.rows) > 0 && m.rows[0].at == m.rows[len(m.rows)-1].at {
+	if m.untimed() {
 		unit = "step"
 	}
 	p.printf("<text x=\"%d\" y=\"%d\" class=\"lhms\">%s</text>", gutterW-8, headH-8, unit)
@@ -782,25 +783,26 @@ func (p *page) laneHead() {
 func (p *page) data() {
 	m := p.m
 	type jsonData struct {
-		First  int               `json:"first"`
-		TextX  int               `json:"textX"`
-		RowH   int               `json:"rowH"`
-		HeadH  int               `json:"headH"`
-		Lines  map[int][]any     `json:"lines"`
-		Rows   [][]int           `json:"rows"`
-		RowAt  []int64           `json:"rowAt"`
-		Node   []int             `json:"rowNode"`
-		States map[int]string    `json:"states"`
-		Msgs   map[int][]any     `json:"msgs"`
-		Lanes  []string          `json:"lanes"`
-		Viol   int               `json:"violLine"`
-		Extra  map[string]string `json:"extra"`
+		First   int               `json:"first"`
+		Untimed bool              `json:"untimed"`
+		TextX   int               `json:"textX"`
+		RowH    int               `json:"rowH"`
+		HeadH   int               `json:"headH"`
+		Lines   map[int][]any     `json:"lines"`
+		Rows    [][]int           `json:"rows"`
+		RowAt   []int64           `json:"rowAt"`
+		Node    []int             `json:"rowNode"`
+		States  map[int]string    `json:"states"`
+		Msgs    map[int][]any     `json:"msgs"`
+		Lanes   []string          `json:"lanes"`
+		Viol    int               `json:"violLine"`
+		Extra   map[string]string `json:"extra"`
 		// Bands and Ticks feed the overview beside the diagram: spans of
 		// rows [from, to, kind] and single rows [row, kind].
 		Bands [][3]any `json:"bands"`
 		Ticks [][2]any `json:"ticks"`
 	}
-	d := jsonData{First: p.fileLine(0), TextX: p.g.textX, RowH: rowH, HeadH: headH, Lines: map[int][]any{}, States: map[int]string{},
+	d := jsonData{First: p.fileLine(0), Untimed: m.untimed(), TextX: p.g.textX, RowH: rowH, HeadH: headH, Lines: map[int][]any{}, States: map[int]string{},
 		Msgs: map[int][]any{}, Viol: m.violLine, Extra: map[string]string{}}
 	if m.violLine >= 0 {
 		d.Extra["violation"] = m.violation

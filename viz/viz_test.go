@@ -495,3 +495,21 @@ func FuzzDiagram(f *testing.F) {
 		}
 	})
 }
+
+// An untimed trace (simrun check) numbers its steps where a timed one
+// gives times.
+func TestUntimedNumbersSteps(t *testing.T) {
+	for path, prefix := range map[string]string{"testdata/minority-quorum.check.trace": "#", "testdata/no-persist.shrunk.trace": "0.000"} {
+		f := readTrace(t, path)
+		page, err := Diagram(f, nil, Options{})
+		require.NoError(t, err)
+		root := parsePage(t, page)
+		times := byID(root, "times").find(func(n *node) bool { return n.name == "text" })
+		require.NotEmpty(t, times)
+		require.True(t, strings.HasPrefix(times[0].text(), prefix), "%s: %q", path, times[0].text())
+		for _, tt := range times {
+			require.Equal(t, prefix == "#", strings.HasPrefix(tt.text(), "#"), "%s: %q", path, tt.text())
+		}
+		require.Equal(t, prefix == "#", strings.Contains(byID(root, "banner").text(), "at step #"))
+	}
+}
