@@ -9,6 +9,7 @@ package viz
 
 import (
 	"cmp"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -62,7 +63,7 @@ const (
 
 // event is one trace line, parsed.
 type event struct {
-	line   int // index in the file's lines; -1 for an elision
+	line   int // index in the file's lines
 	at     sim.Time
 	text   string
 	kind   kind
@@ -344,7 +345,35 @@ func build(f *sim.File, states []string, maxLines int) *model {
 	}
 	m.findLanes()
 	m.findIntervals()
+	m.check()
 	return m
+}
+
+// check asserts what the drawing relies on: rows in order, each line on
+// one row, each message's ends pointing back at it.
+func (m *model) check() {
+	for i := range m.events {
+		e := &m.events[i]
+		if e.line != i || e.row < 0 || e.row >= len(m.rows) || (i > 0 && e.row < m.events[i-1].row) {
+			panic(fmt.Sprintf("viz: line %d (%q) on row %d of %d", i, e.text, e.row, len(m.rows)))
+		}
+		if e.hidden != (len(m.rows[e.row].events) == 0) {
+			panic(fmt.Sprintf("viz: line %d hidden=%v on a row of %d lines", i, e.hidden, len(m.rows[e.row].events)))
+		}
+	}
+	for k, msg := range m.msgs {
+		for _, end := range msg.ends {
+			if m.events[end.event].message != k {
+				panic(fmt.Sprintf("viz: message %d ends at line %d, which names message %d", k, end.event, m.events[end.event].message))
+			}
+		}
+		if msg.send >= 0 && m.events[msg.send].message != k {
+			panic(fmt.Sprintf("viz: message %d sent at line %d, which names message %d", k, msg.send, m.events[msg.send].message))
+		}
+	}
+	if m.violLine >= len(m.events) || (m.violLine >= 0 && m.violRow != m.events[m.violLine].row) {
+		panic(fmt.Sprintf("viz: violation at line %d, row %d", m.violLine, m.violRow))
+	}
 }
 
 // findViolation picks the line the violation is marked on: the violation
