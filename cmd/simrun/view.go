@@ -37,7 +37,7 @@ func cmdView(args []string, stdout, stderr io.Writer) (int, error) {
 	if dest == "" {
 		dest = strings.TrimSuffix(path, ".trace") + ".html"
 	}
-	if filepath.Clean(dest) == filepath.Clean(path) {
+	if sameFile(dest, path) {
 		return exitUsage, fail("view: the output %s would overwrite the trace; give another with -o", dest)
 	}
 	lines, note := replayStates(file)
@@ -68,6 +68,17 @@ func replayStates(file *sim.File) ([]sim.Line, string) {
 		return nil, "node states are unavailable: the trace cannot be replayed: " + oneLine(err.Error())
 	}
 	return rep.Result.Trace.Lines(), ""
+}
+
+// sameFile reports whether two paths name one file, as far as their
+// absolute forms tell.
+func sameFile(a, b string) bool {
+	aa, errA := filepath.Abs(a)
+	bb, errB := filepath.Abs(b)
+	if errA != nil || errB != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return aa == bb
 }
 
 // openCommand is how to open a file in a browser from this system's shell.

@@ -88,4 +88,7 @@ func TestViewRefusesBadInput(t *testing.T) {
 	trace := failingTrace(t, dir)
 	requireUsageError(t, "cannot write the diagram", "view", "-o", filepath.Join(dir, "no", "such", "dir.html"), trace)
 	requireUsageError(t, "would overwrite the trace", "view", "-o", trace, trace)
+	abs, err := filepath.Abs(trace)
+	require.NoError(t, err)
+	requireUsageError(t, "would overwrite the trace", "view", "-o", abs, filepath.Join(filepath.Dir(trace), ".", filepath.Base(trace)))
 }
