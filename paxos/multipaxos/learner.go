@@ -87,6 +87,7 @@ func (s *Server) advance() {
 	if s.role == leader && !s.IsMember() {
 		// Removed: every slot of a configuration with this replica in it
 		// is decided. It stops leading; the members elect one of their own.
+		s.handOff()
 		s.stepDown()
 		s.leader = -1
 	}

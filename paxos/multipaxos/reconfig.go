@@ -400,6 +400,15 @@ func (s *Server) seekCatchup() {
 	s.send(to, Msg{Type: MsgCatchupReq, Ballot: s.promised, Slot: s.commit + 1})
 }
 
+// handOff is a removed leader's last word: a heartbeat with its commit
+// index to the members of the newest configuration, so that they learn the
+// slots that make them the members (asking it for them: it still answers
+// catch-up requests) rather than wait to find out by seekCatchup.
+func (s *Server) handOff() {
+	m := Msg{Type: MsgHeartbeat, Ballot: s.ballot, Commit: s.commit}
+	s.broadcast(s.newest().conf.Members&^(1<<uint(s.id)), m)
+}
+
 // changeInFlight reports whether a membership change is under way: the
 // newest configuration does not govern yet, or a change waits in the
 // leader's window, or phase 1 found slots the leader has not proposed again.
