@@ -3,7 +3,6 @@ package scenarios
 import (
 	"os"
 	"testing"
-	"time"
 )
 
 // TestMain gives every run's linearizability check ten times simrun's
