@@ -50,7 +50,7 @@ func TestSessionBugsShrinkToTheirStory(t *testing.T) {
 			require.NoError(t, err)
 			t.Logf("%s: %s seed %d %s", name, s.Name, seed, sh)
 			require.Equal(t, res.Violation.Kind, sh.Kind)
-			require.LessOrEqual(t, sh.After.Events, uint64(150))
+			require.LessOrEqual(t, sh.After.Events, 150)
 
 			var buf bytes.Buffer
 			require.NoError(t, sh.File.Write(&buf))
