@@ -109,6 +109,31 @@ func (r LinResult) HTML(notes ...Annotation) ([]byte, error) {
 }
 
 func checkLinearizable(model porcupine.Model, noun string, h *History, keep func(OpKind) bool, budget time.Duration) LinResult {
+	return checkOperations(model, noun, func(part []porcupine.Operation, _ int) string { return strconv.Quote(keyOf(part[0])) }, porcupineOps(h, keep), budget)
+}
+
+// CheckOperations checks a history of a user's own porcupine model the way
+// CheckKV checks the key-value store: partition by partition (when the
+// model partitions) within budget of wall-clock time in all; an illegal
+// partition is explained (the longest linearizable prefix, the state it
+// reaches, the operations none of which can come next), a partition out of
+// time makes the verdict LinUnknown, never a pass, and HTML draws
+// porcupine's page. Operations that never returned have Return =
+// math.MaxInt64 and an output the model must accept whatever it is.
+func CheckOperations(model porcupine.Model, history []porcupine.Operation, budget time.Duration) LinResult {
+	if model.Partition == nil {
+		model.Partition = func(h []porcupine.Operation) [][]porcupine.Operation { return [][]porcupine.Operation{h} }
+	}
+	if model.DescribeOperation == nil {
+		model.DescribeOperation = func(in, out any) string { return fmt.Sprintf("%v -> %v", in, out) }
+	}
+	if model.DescribeState == nil {
+		model.DescribeState = func(state any) string { return fmt.Sprintf("%v", state) }
+	}
+	return checkOperations(model, "partition", func(_ []porcupine.Operation, i int) string { return "#" + strconv.Itoa(i+1) }, history, budget)
+}
+
+func checkOperations(model porcupine.Model, noun string, name func(part []porcupine.Operation, i int) string, history []porcupine.Operation, budget time.Duration) LinResult {
 	if budget <= 0 {
 		// porcupine reads 0 as "no limit", which would let one hard history
 		// hang a sweep.
@@ -118,7 +143,6 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 	// after the simulation has ended, porcupine only takes a time budget,
 	// and running out is reported as inconclusive, never as a pass.
 	deadline := time.Now().Add(budget)
-	history := porcupineOps(h, keep)
 	res := LinResult{Verdict: LinOk, model: model, history: history, budget: budget}
 	// Checking partitions one by one, rather than handing porcupine the whole
 	// history, tells exactly which key failed or ran out of time.
@@ -141,12 +165,12 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 			continue
 		case porcupine.Illegal:
 			res.Verdict = LinIllegal
-			res.Message, res.at = fmt.Sprintf("%s %q is not linearizable (the explanation ran out of the budget)", noun, keyOf(part[0])), 0
+			res.Message, res.at = fmt.Sprintf("%s %s is not linearizable (the explanation ran out of the budget)", noun, name(part, i)), 0
 			// The explanation, too, stays within the budget (with a floor,
 			// so that a verdict found at the deadline is still explained).
 			again, info := porcupine.CheckOperationsVerbose(model, part, max(time.Until(deadline), budget/10))
 			if partials := info.PartialLinearizations(); again == porcupine.Illegal && len(partials) > 0 {
-				res.Message, res.at = explainIllegal(model, noun, part, partials[0])
+				res.Message, res.at = explainIllegal(model, noun+" "+name(part, i), part, partials[0])
 			}
 			return res
 		}
@@ -157,8 +181,8 @@ func checkLinearizable(model porcupine.Model, noun string, h *History, keep func
 	if undecided >= 0 {
 		part := parts[undecided]
 		res.Verdict = LinUnknown
-		res.Message = fmt.Sprintf("%s %q (%d ops) undecided within the %v budget, %d of %d %ss proved linearizable",
-			noun, keyOf(part[0]), len(part), budget, proved, len(parts), noun)
+		res.Message = fmt.Sprintf("%s %s (%d ops) undecided within the %v budget, %d of %d %ss proved linearizable",
+			noun, name(part, undecided), len(part), budget, proved, len(parts), noun)
 	}
 	return res
 }
@@ -205,7 +229,7 @@ func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
 // longest partial linearization is maximal, so from the state it reaches,
 // every operation that could come next (called before the earliest remaining
 // return) fails to step: those are the operations to name.
-func explainIllegal(model porcupine.Model, noun string, part []porcupine.Operation, partials [][]int) (string, int64) {
+func explainIllegal(model porcupine.Model, what string, part []porcupine.Operation, partials [][]int) (string, int64) {
 	// porcupine collects partials through a map; order them so the message
 	// is the same on every run.
 	slices.SortFunc(partials, func(a, b []int) int {
@@ -224,7 +248,7 @@ func explainIllegal(model porcupine.Model, noun string, part []porcupine.Operati
 		var ok bool
 		ok, state = model.Step(state, part[id].Input, part[id].Output)
 		if !ok {
-			panic(fmt.Sprintf("checker: porcupine's partial linearization of %s %q does not replay at op %d", noun, keyOf(part[id]), id))
+			panic(fmt.Sprintf("checker: porcupine's partial linearization of %s does not replay at op %d", what, id))
 		}
 		done[id] = true
 	}
@@ -235,7 +259,7 @@ func explainIllegal(model porcupine.Model, noun string, part []porcupine.Operati
 		}
 	}
 	if stuckAt == neverReturned {
-		panic(fmt.Sprintf("checker: %s %q is illegal but every remaining op is pending, and pending ops always step", noun, keyOf(part[0])))
+		panic(fmt.Sprintf("checker: %s is illegal but every remaining op is pending, and pending ops always step", what))
 	}
 	var next []int
 	for id, op := range part {
@@ -246,7 +270,7 @@ func explainIllegal(model porcupine.Model, noun string, part []porcupine.Operati
 	slices.SortStableFunc(next, func(a, b int) int { return cmp.Compare(part[a].Call, part[b].Call) })
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %q is not linearizable: after %d of %d ops (state %s", noun, keyOf(part[0]), len(prefix), len(part), clipLine(model.DescribeState(state)))
+	fmt.Fprintf(&b, "%s is not linearizable: after %d of %d ops (state %s", what, len(prefix), len(part), clipLine(model.DescribeState(state)))
 	if len(prefix) > 0 {
 		fmt.Fprintf(&b, ", last %s", describeOp(model, part[prefix[len(prefix)-1]]))
 	}
