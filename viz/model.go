@@ -608,8 +608,10 @@ func (m *model) findLanes() {
 		switch {
 		case p["replicas"] > 0 && i < p["replicas"]:
 			role = "replica"
-		case p["replicas"] > 0:
+		case p["replicas"] > 0 && i < p["replicas"]+p["clients"]:
 			role = "client"
+		case p["replicas"] > 0:
+			role = "node" // past the clients: a scenario's own (a lock's resource, say)
 		case p["proposers"] > 0 && i < p["proposers"]:
 			role = "proposer"
 		case p["nodes"] > 0:
