@@ -25,7 +25,7 @@ type spec struct {
 	faults                 faults.Limits
 	leaderCuts             int          // up to this many times, the leader is cut off from the other replicas...
 	leaderCutMax           sim.Duration // ...for up to this long
-	window                 sim.Duration // faults in [0, window), then heal
+	window                 sim.Duration // faults in [0, w), then heal, w drawn from [window/8, window]
 	bound                  sim.Duration // after the heal, everything finishes within this
 	probe                  bool         // after the heal, cut a follower off and let it rejoin (disruption check)
 }
@@ -40,8 +40,8 @@ var legend = []string{
 func init() {
 	base := spec{
 		minNodes: 3, maxNodes: 5, minClients: 2, maxClients: 4, ops: 200, keys: 3, readPct: 40,
-		think: 20 * sim.Millisecond, retry: 60 * sim.Millisecond,
-		raft: Config{Tick: 10 * sim.Millisecond, ElectionTicks: 10, HeartbeatTicks: 2,
+		think: 30 * sim.Millisecond, retry: 60 * sim.Millisecond,
+		raft: Config{Tick: 20 * sim.Millisecond, ElectionTicks: 6, HeartbeatTicks: 2,
 			PreVote: true, CheckQuorum: true, ReadOnly: raft.ReadOnlySafe},
 		window: 1500 * sim.Millisecond, bound: 4 * sim.Second, probe: true,
 	}
@@ -57,14 +57,16 @@ func init() {
 	})
 	register("raft/lease-read", "etcd raft hazard: ReadOnlyLeaseBased reads while clocks drift up to 50% and the leader is cut off (stale reads expected)", base, func(s *spec) {
 		s.raft.ReadOnly = raft.ReadOnlyLeaseBased
-		s.readPct = 60
+		s.maxNodes, s.maxClients, s.readPct = 3, 3, 60
 		s.faults = faults.Limits{Families: faults.ClockSkew, DriftMaxPPM: 500_000}
+		s.probe = false
 		s.leaderCuts, s.leaderCutMax = 4, 600*sim.Millisecond
 	})
 	register("raft/unsafe-persist", "etcd raft hazard: Ready's messages sent before its entries and hard state are synced (fsync every 50ms); replicas crash (lost acknowledged writes expected)", base, func(s *spec) {
 		s.raft.FlushEvery = 50 * sim.Millisecond
 		s.readPct = 20
 		s.faults = faults.Limits{Families: faults.Crash, MaxCrashes: 6, DownMax: 200 * sim.Millisecond}
+		s.probe = false
 		s.leaderCuts, s.leaderCutMax = 2, 300*sim.Millisecond
 	})
 	register("raft/no-prevote", "etcd raft hazard: PreVote and CheckQuorum off; after the heal a follower is cut off and rejoins (disruption of a healthy leader expected)", base, func(s *spec) {
@@ -116,15 +118,21 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 	}
 	n := int(sim.Between(src, uint64(sp.minNodes), uint64(sp.maxNodes)))
 	clients := int(sim.Between(src, uint64(sp.minClients), uint64(sp.maxClients)))
+	// The fault window is drawn, shortest at the plain outcome, so that a
+	// shrinker can make a failing run short.
+	window := sim.Duration(sim.Between(src, uint64(sp.window/8), uint64(sp.window)))
 	plan := faults.Draw(src, sp.faults)
 	ops := int(sim.Between(src, 1, uint64(max(1, sp.ops/clients))))
-	heal := sim.Time(sp.window)
+	heal := sim.Time(window)
 	r := &run{spec: sp, cfg: sp.raft, replicas: n, clients: clients, watch: -1, probeDone: !sp.probe}
 	r.cfg.Replicas = n
-	// Clients pause so that the largest workload spans the fault window.
-	think := max(sp.think, 2*sp.window/sim.Duration(max(1, sp.ops/clients)))
-	work := Workload{Replicas: n, Ops: ops, Keys: sp.keys, Think: think, Retry: sp.retry, Until: heal, ReadPct: sp.readPct}
-	res.Params = fmt.Sprintf("replicas=%d clients=%d ops=%d %v", n, clients, ops*clients, plan)
+	// Clients stop issuing at a drawn time within the window (they pause
+	// up to think whatever the workload), so that a shrinker that lowers it
+	// cuts the history right after the evidence without moving anything
+	// that happened before.
+	until := sim.Time(sim.Between(src, 1, uint64(window/sim.Millisecond))) * sim.Time(sim.Millisecond)
+	work := Workload{Replicas: n, Ops: ops, Keys: sp.keys, Think: sp.think, Retry: sp.retry, Until: until, ReadPct: sp.readPct}
+	res.Params = fmt.Sprintf("replicas=%d clients=%d ops<=%d until=%dms window=%dms %v", n, clients, ops*clients, until/sim.Time(sim.Millisecond), window/sim.Millisecond, plan)
 
 	w := sim.NewWorld(n+clients, src, func(env *sim.Env[Msg]) sim.Node[Msg] {
 		if int(env.ID()) < n {
@@ -151,7 +159,7 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 	faults.Schedule(w, src, plan, replicas, 0, heal)
 	r.scheduleLeaderCuts(src, heal)
 	if sp.probe {
-		w.At(heal+sim.Time(3*r.electionTimeout()), "probe: look for a stable leader", r.probe)
+		w.At(heal+sim.Time(r.electionTimeout()), "probe: look for a stable leader", r.probe)
 	}
 	w.Boot()
 	res.Stall = r.loop(heal)
