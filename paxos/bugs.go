@@ -1,18 +1,17 @@
 package paxos
 
 import (
-	"fmt"
 	"math/bits"
-	"sort"
 	"strings"
+
+	"github.com/synod-sim/synod/planted"
 )
 
 // Bugs is a set of deliberate protocol mistakes, each a faithful copy of one
-// that real implementations made. The harness must find every one.
-type Bugs uint64
-
-// Has reports whether bug b is switched on.
-func (s Bugs) Has(b Bugs) bool { return s&b != 0 }
+// that real implementations made. The harness must find every one. It is
+// the harness's generic bug set: the catalogue below registers its names
+// there (planted.Register), so that nothing generic needs this package.
+type Bugs = planted.Set
 
 // The catalogue. Single-decree bugs first, then Multi-Paxos ones.
 const (
@@ -151,93 +150,45 @@ const (
 const SplitLog = SkipPhase1 | NoGapFill | EvenQuorum | MinorityQuorum | Reconfig
 
 // BugInfo describes one catalogued bug.
-type BugInfo struct {
-	Name    string
-	Bug     Bugs
-	Summary string
-}
+type BugInfo = planted.Info
+
+func init() { planted.Register(Catalogue...) }
 
 // Catalogue lists every bug that can be switched on by name.
 var Catalogue = []BugInfo{
-	{"no-persist", NoPersist, "acceptor answers before its promise or accepted value is synced to disk"},
-	{"ignore-accepted", IgnoreAccepted, "proposer proposes its own value despite accepted values in the promises"},
-	{"dup-ballot", DupBallot, "ballots are not unique across proposers (round only, no node id)"},
-	{"count-duplicates", CountDuplicates, "learner counts duplicate Accepted messages from one acceptor"},
-	{"minority-quorum", MinorityQuorum, "quorum of n/2 instead of n/2+1"},
-	{"accept-lower-ballot", AcceptLowerBallot, "acceptor accepts a proposal below its promised ballot"},
-	{"skip-phase1", SkipPhase1, "a new Multi-Paxos leader goes straight to phase 2"},
-	{"no-gap-fill", NoGapFill, "a new leader executes past an undecided slot instead of filling it with a no-op"},
-	{"stale-leader-read", StaleLeaderRead, "a deposed leader serves reads locally"},
-	{"no-dedup", NoDedup, "client retries are applied twice"},
-	{"even-quorum", EvenQuorum, "with an even cluster size, n/2 nodes count as a quorum"},
-	{"lease-ignores-skew", LeaseIgnoresSkew, "lease reads ignore clock drift and skew"},
-	{"lowest-accepted", LowestAccepted, "proposer adopts the first accepted value reported, not the highest-ballot one"},
-	{"stale-promise", StalePromise, "proposer counts promises for its earlier ballots toward the current one"},
-	{"no-persist-accept", NoPersistAccept, "acceptor syncs its promises but not its accepted values"},
-	{"nack-quorum", NackQuorum, "liveness: a proposer gives up a ballot only on a quorum of nacks, so a split with a minority down stalls it (cocagne/multi-paxos-example#4)"},
-	{"no-retransmit", NoRetransmit, "liveness: a leader resends a lost Accept only with a new proposal (etcd-io/etcd#13951)"},
-	{"reconfig-immediate", ReconfigImmediate, "a membership change governs later slots as soon as it is logged, before it is chosen and before α slots"},
-	{"reconfig-concurrent", ReconfigConcurrent, "a second membership change starts before the first is chosen, each used once logged: two disjoint majorities (copycat#26)"},
-	{"reconfig-join-uncaught", ReconfigJoinUncaught, "a joining replica counts in quorums before it caught up, in its predecessor's seat"},
-	{"reconfig-old-quorum", ReconfigOldQuorum, "after a change, phase 1 counts the newest configuration's quorum only, not the old one still governing slots"},
-	{"no-fencing-check", NoFencingCheck, "the protected resource ignores fencing tokens: a paused holder's zombie write lands after its successor's"},
-	{"expire-early", ExpireEarly, "the lock service expires a session by its own clock without the drift and skew margin"},
-	{"client-ignores-jeopardy", ClientIgnoresJeopardy, "a client keeps acting as lock holder after its own lease view lapsed"},
-	{"keepalive-not-replicated", KeepaliveNotReplicated, "the leader answers keep-alives from memory, unlogged: a new leader expires sessions still live"},
+	{Name: "no-persist", Bug: NoPersist, Summary: "acceptor answers before its promise or accepted value is synced to disk"},
+	{Name: "ignore-accepted", Bug: IgnoreAccepted, Summary: "proposer proposes its own value despite accepted values in the promises"},
+	{Name: "dup-ballot", Bug: DupBallot, Summary: "ballots are not unique across proposers (round only, no node id)"},
+	{Name: "count-duplicates", Bug: CountDuplicates, Summary: "learner counts duplicate Accepted messages from one acceptor"},
+	{Name: "minority-quorum", Bug: MinorityQuorum, Summary: "quorum of n/2 instead of n/2+1"},
+	{Name: "accept-lower-ballot", Bug: AcceptLowerBallot, Summary: "acceptor accepts a proposal below its promised ballot"},
+	{Name: "skip-phase1", Bug: SkipPhase1, Summary: "a new Multi-Paxos leader goes straight to phase 2"},
+	{Name: "no-gap-fill", Bug: NoGapFill, Summary: "a new leader executes past an undecided slot instead of filling it with a no-op"},
+	{Name: "stale-leader-read", Bug: StaleLeaderRead, Summary: "a deposed leader serves reads locally"},
+	{Name: "no-dedup", Bug: NoDedup, Summary: "client retries are applied twice"},
+	{Name: "even-quorum", Bug: EvenQuorum, Summary: "with an even cluster size, n/2 nodes count as a quorum"},
+	{Name: "lease-ignores-skew", Bug: LeaseIgnoresSkew, Summary: "lease reads ignore clock drift and skew"},
+	{Name: "lowest-accepted", Bug: LowestAccepted, Summary: "proposer adopts the first accepted value reported, not the highest-ballot one"},
+	{Name: "stale-promise", Bug: StalePromise, Summary: "proposer counts promises for its earlier ballots toward the current one"},
+	{Name: "no-persist-accept", Bug: NoPersistAccept, Summary: "acceptor syncs its promises but not its accepted values"},
+	{Name: "nack-quorum", Bug: NackQuorum, Summary: "liveness: a proposer gives up a ballot only on a quorum of nacks, so a split with a minority down stalls it (cocagne/multi-paxos-example#4)"},
+	{Name: "no-retransmit", Bug: NoRetransmit, Summary: "liveness: a leader resends a lost Accept only with a new proposal (etcd-io/etcd#13951)"},
+	{Name: "reconfig-immediate", Bug: ReconfigImmediate, Summary: "a membership change governs later slots as soon as it is logged, before it is chosen and before α slots"},
+	{Name: "reconfig-concurrent", Bug: ReconfigConcurrent, Summary: "a second membership change starts before the first is chosen, each used once logged: two disjoint majorities (copycat#26)"},
+	{Name: "reconfig-join-uncaught", Bug: ReconfigJoinUncaught, Summary: "a joining replica counts in quorums before it caught up, in its predecessor's seat"},
+	{Name: "reconfig-old-quorum", Bug: ReconfigOldQuorum, Summary: "after a change, phase 1 counts the newest configuration's quorum only, not the old one still governing slots"},
+	{Name: "no-fencing-check", Bug: NoFencingCheck, Summary: "the protected resource ignores fencing tokens: a paused holder's zombie write lands after its successor's"},
+	{Name: "expire-early", Bug: ExpireEarly, Summary: "the lock service expires a session by its own clock without the drift and skew margin"},
+	{Name: "client-ignores-jeopardy", Bug: ClientIgnoresJeopardy, Summary: "a client keeps acting as lock holder after its own lease view lapsed"},
+	{Name: "keepalive-not-replicated", Bug: KeepaliveNotReplicated, Summary: "the leader answers keep-alives from memory, unlogged: a new leader expires sessions still live"},
 }
 
 // ParseBugs turns a comma-separated list of bug names into a set. The empty
 // string and "none" mean no bug.
-func ParseBugs(s string) (Bugs, error) {
-	var out Bugs
-	if s == "" || s == "none" {
-		return 0, nil
-	}
-	for _, name := range strings.Split(s, ",") {
-		info, ok := LookupBug(strings.TrimSpace(name))
-		if !ok {
-			return 0, fmt.Errorf("unknown bug %q (simrun bugs lists them)", name)
-		}
-		out |= info.Bug
-	}
-	return out, nil
-}
+func ParseBugs(s string) (Bugs, error) { return planted.Parse(s) }
 
 // LookupBug finds a catalogued bug by name.
-func LookupBug(name string) (BugInfo, bool) {
-	for _, b := range Catalogue {
-		if b.Name == name {
-			return b, true
-		}
-	}
-	return BugInfo{}, false
-}
-
-// String lists the bugs by name, or "none".
-func (s Bugs) String() string {
-	if s == 0 {
-		return "none"
-	}
-	var names []string
-	for _, b := range Catalogue {
-		if s.Has(b.Bug) {
-			names = append(names, b.Name)
-		}
-	}
-	if unknown := s &^ knownBugs(); unknown != 0 {
-		names = append(names, fmt.Sprintf("unknown(%#x)", uint64(unknown)))
-	}
-	sort.Strings(names)
-	return strings.Join(names, ",")
-}
-
-func knownBugs() Bugs {
-	var all Bugs
-	for _, b := range Catalogue {
-		all |= b.Bug
-	}
-	return all
-}
+func LookupBug(name string) (BugInfo, bool) { return planted.Lookup(name) }
 
 // QuorumSize is the quorum a node uses for n nodes under the bugs it has.
 func QuorumSize(n int, bugs Bugs) int {

@@ -3,7 +3,7 @@ package scenarios
 import (
 	"fmt"
 
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/sim"
 )
 
@@ -17,7 +17,7 @@ import (
 type Divergence struct {
 	Scenario string
 	Seed     uint64
-	Bugs     paxos.Bugs
+	Bugs     planted.Set
 	Digests  [2]uint64 // of the two untraced runs
 	Events   [2]uint64
 	// Line is the line of the first traced run's file where the two traced
@@ -55,7 +55,7 @@ func SameRun(a, b Result) bool {
 
 // CheckDeterminism runs a seed twice. It returns nil when the runs agree,
 // else where they part.
-func CheckDeterminism(s *Scenario, seed uint64, bugs paxos.Bugs) *Divergence {
+func CheckDeterminism(s *Scenario, seed uint64, bugs planted.Set) *Divergence {
 	a := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs})
 	b := s.Run(sim.NewPRNG(seed), Options{Bugs: bugs})
 	if SameRun(a, b) {

@@ -11,13 +11,13 @@ import (
 
 	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/explore"
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/sim"
 )
 
 // Options are what a caller may vary about one run of a scenario.
 type Options struct {
-	Bugs  paxos.Bugs
+	Bugs  planted.Set
 	Trace bool // record a full trace (slow path: failing seeds, replay)
 	// States keeps every node's state after each of its steps in the
 	// trace (sim.Line.State): replay -state and the diagram.
@@ -73,6 +73,11 @@ type Scenario struct {
 	// Legend explains the protocol's words in trace files: ballots,
 	// message and timer names, what node states say.
 	Legend []string
+	// Hazard, when set, names the documented hazard the scenario is built
+	// to show (a misconfiguration, say): its runs are expected to fail, so
+	// it is left out of the default sweep and of the checks that the
+	// correct protocol passes. Run it by name.
+	Hazard string
 }
 
 var registry = map[string]*Scenario{}
@@ -100,6 +105,17 @@ func Lookup(name string) (*Scenario, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q (simrun list shows them)", name)
+}
+
+// Defaults are the scenarios a plain sweep runs: all but hazards.
+func Defaults() []*Scenario {
+	var out []*Scenario
+	for _, s := range All() {
+		if s.Hazard == "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // All returns every scenario, sorted by name.
@@ -140,7 +156,7 @@ var hunts = map[string]BugHunt{}
 
 // RegisterHunt records the scenario that finds a bug.
 func RegisterHunt(h BugHunt) {
-	if _, ok := paxos.LookupBug(h.Bug); !ok {
+	if _, ok := planted.Lookup(h.Bug); !ok {
 		panic("scenarios: hunt for uncatalogued bug " + h.Bug)
 	}
 	hunts[h.Bug] = h

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/sim"
 )
 
@@ -93,7 +93,7 @@ func EventLines(f *sim.File) int { return f.Events() }
 type Shrunk struct {
 	Scenario string
 	Seed     uint64
-	Bugs     paxos.Bugs
+	Bugs     planted.Set
 	Kind     string // the violation kind kept throughout
 	Before   Size
 	After    Size
@@ -131,7 +131,7 @@ func ShrinkFile(f *sim.File, opts ShrinkOptions) (*Shrunk, error) {
 // Shrink minimizes a failing run of a scenario, given as its choice list
 // (Trace.Choices of a traced run, or any list: it is replayed loosely).
 // seed is only carried into the trace header.
-func Shrink(s *Scenario, seed uint64, bugs paxos.Bugs, choices []uint64, opts ShrinkOptions) (*Shrunk, error) {
+func Shrink(s *Scenario, seed uint64, bugs planted.Set, choices []uint64, opts ShrinkOptions) (*Shrunk, error) {
 	return shrink(s, seed, Options{Bugs: bugs}, choices, nil, opts)
 }
 
@@ -207,7 +207,7 @@ func consumed(cs []sim.Choice) []uint64 {
 
 type shrinker struct {
 	s        *Scenario
-	bugs     paxos.Bugs
+	bugs     planted.Set
 	set      string
 	kind     string
 	opts     ShrinkOptions

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/synod-sim/synod/checker"
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/sim"
 )
 
@@ -22,7 +22,7 @@ type Sweep struct {
 	First     uint64 // first seed
 	Count     uint64 // seeds per scenario
 	Workers   int    // 0 means GOMAXPROCS
-	Bugs      paxos.Bugs
+	Bugs      planted.Set
 	Set       string   // settings for every scenario (Options.Set)
 	Strategy  Strategy // how a seed becomes a source (zero: swarm)
 	// CheckDeterminism runs every seed twice and reports a seed whose two

@@ -9,12 +9,12 @@ import (
 	"strings"
 
 	"github.com/synod-sim/synod/checker"
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/sim"
 )
 
 // TraceFile builds the trace file of a run made with Options.Trace.
-func TraceFile(scenario string, seed uint64, bugs paxos.Bugs, res Result) *sim.File {
+func TraceFile(scenario string, seed uint64, bugs planted.Set, res Result) *sim.File {
 	if res.Trace == nil {
 		panic("scenarios: TraceFile of a run made without a trace")
 	}
@@ -92,7 +92,7 @@ func traceOf(w interface{ Trace() *sim.Trace }, opts Options) *sim.Trace {
 type Replayed struct {
 	Scenario string
 	Seed     uint64
-	Bugs     paxos.Bugs
+	Bugs     planted.Set
 	Set      string
 	Result   Result
 	// Divergence is empty when the re-execution matched the file event for
@@ -118,7 +118,7 @@ func ReplayWith(f *sim.File, opts Options) (*Replayed, error) {
 		return nil, fmt.Errorf("trace: %v", err)
 	}
 	bugName, _ := f.Get("bug")
-	bugs, err := paxos.ParseBugs(bugName)
+	bugs, err := planted.Parse(bugName)
 	if err != nil {
 		return nil, fmt.Errorf("trace: %v", err)
 	}

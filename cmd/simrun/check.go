@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/synod-sim/synod/explore"
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/scenarios"
 )
 
@@ -79,7 +79,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	case *dfs && *workers > 1:
 		return exitUsage, fail("check: -dfs runs on one worker; -workers applies to -bfs")
 	}
-	bugs, err := paxos.ParseBugs(*bugName)
+	bugs, err := planted.Parse(*bugName)
 	if err != nil {
 		return exitUsage, fail("check: %v", err)
 	}

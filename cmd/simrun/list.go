@@ -6,7 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/scenarios"
 )
 
@@ -53,7 +53,7 @@ func cmdBugs(args []string, out io.Writer) (int, error) {
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "BUG\tFOUND BY\tWHAT IT DOES\n")
-	for _, b := range paxos.Catalogue {
+	for _, b := range planted.All() {
 		hunt := "-"
 		if h, ok := scenarios.HuntFor(b.Name); ok {
 			hunt = fmt.Sprintf("%s (<= %d seeds)", h.Scenario, h.Seeds)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/synod-sim/synod/paxos"
+	"github.com/synod-sim/synod/planted"
 	"github.com/synod-sim/synod/scenarios"
 	"github.com/synod-sim/synod/sim"
 	"github.com/synod-sim/synod/viz"
@@ -24,7 +24,7 @@ import (
 // defaultScenarios is what a bare "simrun run" explores.
 func defaultScenarios() string {
 	var names []string
-	for _, s := range scenarios.All() {
+	for _, s := range scenarios.Defaults() {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ",")
@@ -180,7 +180,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if *first > math.MaxUint64-(*seeds-1) {
 		return exitUsage, fail("run: seeds %d..%d+%d run past the largest seed", *first, *first, *seeds)
 	}
-	bugs, err := paxos.ParseBugs(*bugName)
+	bugs, err := planted.Parse(*bugName)
 	if err != nil {
 		return exitUsage, fail("run: %v", err)
 	}
@@ -337,7 +337,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 // writeFailure runs a failing seed again with the trace on, checks that it
 // fails the same way (a cheap determinism probe on every failure), and
 // writes the trace and any artifacts.
-func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.Sweep) error {
+func writeFailure(v *violationJSON, dir string, bugs planted.Set, sw *scenarios.Sweep) error {
 	sc, _ := scenarios.Lookup(v.Scenario)
 	res := sc.Run(sw.Strategy.Source(v.Seed), scenarios.Options{Bugs: bugs, Set: sw.Set, Trace: true})
 	if res.Violation == nil || res.Violation.Kind != v.Kind || res.Violation.Message != v.Message {
@@ -391,7 +391,7 @@ func writeFailure(v *violationJSON, dir string, bugs paxos.Bugs, sw *scenarios.S
 }
 
 // failureBase is the path, without suffix, of a failing seed's files.
-func failureDir(dir, scenario string, seed uint64, bugs paxos.Bugs) string {
+func failureDir(dir, scenario string, seed uint64, bugs planted.Set) string {
 	name := fmt.Sprintf("seed-%d", seed)
 	if bugs != 0 {
 		name += "-" + strings.ReplaceAll(bugs.String(), ",", "+")
@@ -436,7 +436,7 @@ type summaryJSON struct {
 	Build    string `json:"build"`
 }
 
-func writeSummary(v violationJSON, bugs paxos.Bugs, sw *scenarios.Sweep) error {
+func writeSummary(v violationJSON, bugs planted.Set, sw *scenarios.Sweep) error {
 	if v.Folder == "" {
 		return nil
 	}
