@@ -354,10 +354,10 @@ func writeFailure(v *violationJSON, dir string, bugs planted.Set, sw *scenarios.
 		return fail("run: cannot write trace: %v", err)
 	}
 	v.Events = scenarios.EventLines(file)
-	if err := writeDiagram(filepath.Join(folder, "diagram.html"), file); err != nil {
+	if err := writeDiagram(filepath.Join(folder, "run.html"), file); err != nil {
 		return fail("run: %v", err)
 	}
-	v.Diagram = filepath.Join(folder, "diagram.html")
+	v.Diagram = filepath.Join(folder, "run.html")
 	for _, name := range slices.Sorted(maps.Keys(res.Artifacts)) {
 		path, data := filepath.Join(folder, name), res.Artifacts[name]
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -481,7 +481,7 @@ func shrinkFailure(v *violationJSON, budget time.Duration, stderr io.Writer, qui
 				err = writeShrunkArtifacts(v, sh.File)
 			}
 			if err == nil {
-				v.ShrunkDiagram = filepath.Join(filepath.Dir(path), "shrunk.diagram.html")
+				v.ShrunkDiagram = filepath.Join(filepath.Dir(path), "shrunk.html")
 				err = writeDiagram(v.ShrunkDiagram, sh.File)
 			}
 			if err == nil {
