@@ -55,6 +55,7 @@ type dice struct {
 	rn       *raft.RawNode
 	readOnly unsafe.Pointer // raft.readOnly after the last redraw
 	ticks    int            // ElectionTick
+	id       uint64         // the node's index
 	draw     func(n uint64) uint64
 }
 
@@ -67,7 +68,10 @@ func (d *dice) roll() {
 		return
 	}
 	d.readOnly = ro
-	*(*int)(unsafe.Add(r, offTimeout)) = d.ticks + int(d.draw(uint64(d.ticks)))
+	// Offset by the node's id: still uniform over raft's range, but a
+	// source that answers 0 (a shrinker's plain outcome) gives each node a
+	// different timeout, so its elections are not split votes.
+	*(*int)(unsafe.Add(r, offTimeout)) = d.ticks + int((d.draw(uint64(d.ticks))+d.id)%uint64(d.ticks))
 }
 
 // timeout is the election timeout in force, in ticks (tests).

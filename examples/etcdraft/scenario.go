@@ -159,7 +159,7 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 	faults.Schedule(w, src, plan, replicas, 0, heal)
 	r.scheduleLeaderCuts(src, heal)
 	if sp.probe {
-		w.At(heal+sim.Time(r.electionTimeout()), "probe: look for a stable leader", r.probe)
+		w.At(heal, "probe: look for a stable leader", r.probe)
 	}
 	w.Boot()
 	res.Stall = r.loop(heal)
@@ -366,7 +366,7 @@ func (r *run) afterStep(id sim.NodeID) {
 }
 
 // probe waits for a stable leader (every replica up, at one term, following
-// it), then cuts one follower off from the other replicas for three to six
+// it), then cuts one follower off from the other replicas for two to five
 // election timeouts and lets it rejoin. The leader keeps a majority all the
 // while, so nothing should depose it: PreVote keeps the isolated follower's
 // term where it was, and CheckQuorum makes the others ignore its votes.
@@ -383,7 +383,9 @@ func (r *run) probe() {
 		f++
 	}
 	e := uint64(r.electionTimeout())
-	span := sim.Time(sim.Between(src, 3*e, 6*e))
+	// Long enough for the follower's election timeout (at most two
+	// election timeouts) to run out at least once.
+	span := sim.Time(sim.Between(src, 2*e+2*uint64(r.cfg.Tick), 5*e))
 	r.watch, r.watchTerm, r.probed = lead, term, f
 	r.probeUntil = w.Now() + span + sim.Time(4*e)
 	r.cut(f, false)
@@ -394,7 +396,8 @@ func (r *run) probe() {
 	})
 }
 
-// stable finds a leader every replica follows at one term.
+// stable finds a leader every replica follows at one term, in touch with
+// all of them.
 func (r *run) stable() (sim.NodeID, uint64, bool) {
 	var lead uint64
 	var term uint64
@@ -408,6 +411,15 @@ func (r *run) stable() (sim.NodeID, uint64, bool) {
 			lead, term = st.Lead, st.HardState.GetTerm()
 		}
 		if lead == 0 || st.Lead != lead || st.HardState.GetTerm() != term {
+			return 0, 0, false
+		}
+	}
+	// The leader must have heard from every follower since its last quorum
+	// check: a leader that lost touch with some before the heal steps down
+	// at its next check, which is CheckQuorum working, not a disruption.
+	// (Whether all are active does not depend on the map's order.)
+	for _, pr := range r.server(int(lead - 1)).rn.Status().Progress {
+		if !pr.RecentActive {
 			return 0, 0, false
 		}
 	}

@@ -104,7 +104,7 @@ func (s *Server) Start() {
 	})
 	must(err)
 	s.rn = rn
-	s.dice = dice{rn: rn, ticks: s.cfg.ElectionTicks, draw: s.env.Rand}
+	s.dice = dice{rn: rn, ticks: s.cfg.ElectionTicks, id: uint64(s.env.ID()), draw: s.env.Rand}
 	s.dice.roll()
 	s.kv, s.sessions, s.writes = map[string]string{}, map[sim.NodeID]session{}, map[callKey]bool{}
 	s.applied = 1 // the boot snapshot
