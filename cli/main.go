@@ -1,9 +1,12 @@
-// Command simrun runs Synod scenarios over many seeds, replays failing traces
-// and lists what it can run.
+// Package cli is simrun's command line as a library: Main runs scenarios
+// over many seeds, replays, shrinks and draws failing traces, checks
+// bounded configurations exhaustively and lists what it can run, for every
+// scenario registered with package scenarios. cmd/simrun is Main over
+// Synod's own scenarios; a user's main over theirs gets the same commands.
 //
 // Exit status: 0 no violation, 1 a violation found, 2 usage or input error,
 // 3 a check was inconclusive (never counted as a pass).
-package main
+package cli
 
 import (
 	"errors"
@@ -11,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 )
 
@@ -36,15 +38,18 @@ commands:
   reeval   check saved client histories (history.json) for linearizability again (simrun reeval DIR [-budget 30s])
 `
 
-func main() {
-	// Runs allocate short-lived worlds by the million and keep little alive:
-	// trading memory for fewer collections is worth a quarter of a sweep's
-	// time. GOGC in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
+// Main runs simrun's command line (args without the program name) on
+// every scenario registered with package scenarios, writing to stdout and
+// stderr, and returns the exit status. A user's own main registers their
+// scenarios (an init in their package, imported for effect) and calls it:
+//
+//	func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+//
+// and gets list, bugs, run, replay, shrink, view, check, merge and reeval
+// with the same flags, outputs and exit codes. Sweeps allocate short-lived
+// worlds by the million: a main that sets debug.SetGCPercent(400) (unless
+// GOGC is set) makes them up to a quarter faster, as cmd/simrun does.
+func Main(args []string, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }
 
 // usageError is a mistake the user can fix: one line on stderr, exit 2.
 type usageError struct{ msg string }
