@@ -355,14 +355,26 @@ func (r *run) afterStep(id sim.NodeID) {
 		r.probeDone, r.watch = true, -1
 		return
 	}
-	s := r.server(int(id))
-	st := s.Status()
-	if st.RaftState == raft.StateLeader && st.HardState.GetTerm() == r.watchTerm {
+	st := r.server(int(id)).Status()
+	term := st.HardState.GetTerm()
+	if st.RaftState == raft.StateLeader && term == r.watchTerm {
+		return
+	}
+	// A disruption is the rejoining follower's doing: the leader took a
+	// term the follower holds. Anything else (a follower that lost touch
+	// with the leader in a partition that ended at the heal, campaigning
+	// with the others' consent) spoils the probe without a verdict.
+	f := r.server(int(r.probed))
+	if term <= r.watchTerm || f == nil || f.Status().HardState.GetTerm() < term {
+		r.probeDone, r.watch = true, -1
+		r.w.Note(func() string {
+			return fmt.Sprintf("probe: n%d lost its lead to a term n%d did not bring: no verdict", id, r.probed)
+		})
 		return
 	}
 	r.violate(&checker.Violation{Kind: "disruption", Time: int64(r.w.Now()), Message: fmt.Sprintf(
-		"n%d led term %d with every other replica but n%d reachable, and lost it (now %v at term %d) after n%d was cut off and rejoined",
-		id, r.watchTerm, r.probed, st.RaftState, st.HardState.GetTerm(), r.probed)})
+		"n%d led term %d with every other replica but n%d reachable, and lost it (now %v at term %d) to the term n%d brought back when it rejoined",
+		id, r.watchTerm, r.probed, st.RaftState, term, r.probed)})
 }
 
 // probe waits for a stable leader (every replica up, at one term, following
