@@ -23,6 +23,10 @@ type Coverage uint64
 // maxFeatures bounds a family's features: NumFaults*maxFeatures bits.
 const maxFeatures = 8
 
+// Every pair has its bit in a Coverage: a fault kind more fails to compile
+// here until Coverage widens.
+var _ [64 - int(sim.NumFaults)*maxFeatures]struct{}
+
 // MinCoverageSeeds is the shortest sweep of a scenario whose declared pairs
 // are judged: a rare pair may well be missing from 200 seeds.
 const MinCoverageSeeds = 1000

@@ -11,7 +11,9 @@ import "fmt"
 // acts on after, late.
 
 // Pause stops node id from stepping until d from now. A pause already
-// running is lengthened, never shortened; a crash ends it.
+// running is lengthened, never shortened; a crash ends it. OnFault hears of
+// it as FaultPause before it takes hold, as of a crash (a node that is down
+// is not paused, and nothing is heard).
 func (w *World[M]) Pause(id NodeID, d Duration) {
 	if w.un != nil {
 		panic(fmt.Sprintf("sim: node %d paused in the untimed view, which has no time to pause for", id))
@@ -23,6 +25,7 @@ func (w *World[M]) Pause(id NodeID, d Duration) {
 	if !s.up {
 		return
 	}
+	w.fault(FaultPause, id, id)
 	until := w.now + Time(d)
 	if s.pauseEpoch != s.epoch+1 || s.pausedUntil < until {
 		s.pausedUntil, s.pauseEpoch = until, s.epoch+1

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -72,5 +73,20 @@ func TestCrashEndsAPause(t *testing.T) {
 	stepUntil(w, Time(10*Millisecond))
 	if r := recs[len(recs)-1]; len(r.steps) != 1 || r.at[0] != Time(Millisecond) {
 		t.Fatalf("restarted node stepped %v at %v", r.steps, r.at)
+	}
+}
+
+// OnFault hears a pause as FaultPause, of the node paused; a node that is
+// down is not paused and nothing is heard.
+func TestPauseIsAFault(t *testing.T) {
+	w := NewWorld(2, NewPRNG(1), func(env *Env[ping]) Node[ping] { return &recorder{env: env} })
+	var heard []string
+	w.OnFault = func(f Fault, node, peer NodeID) { heard = append(heard, fmt.Sprintf("%v n%d n%d", f, node, peer)) }
+	w.Boot()
+	w.Pause(1, Millisecond)
+	w.Crash(0)
+	w.Pause(0, Millisecond)
+	if want := []string{"pause n1 n1", "crash n0 n0"}; fmt.Sprint(heard) != fmt.Sprint(want) {
+		t.Fatalf("heard %v, want %v", heard, want)
 	}
 }

@@ -155,10 +155,11 @@ const (
 	FaultDup                  // a message from peer to node was duplicated
 	FaultDelay                // a message from peer to node took the long tail
 	FaultClock                // node's clock was stepped or skewed
+	FaultPause                // node was paused (World.Pause)
 	NumFaults
 )
 
-var faultNames = [...]string{"crash", "restart", "cut", "drop", "dup", "delay", "clock"}
+var faultNames = [...]string{"crash", "restart", "cut", "drop", "dup", "delay", "clock", "pause"}
 
 func (f Fault) String() string { return faultNames[f] }
 

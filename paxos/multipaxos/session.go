@@ -165,6 +165,22 @@ func (s *Services) LockHolder(l uint8) (held bool, session SessionID, client Cli
 	return lk.held, lk.session, lk.holder, lk.token
 }
 
+// ExpiryPending reports whether this replica leads and has logged an
+// expire that its services have not applied yet: the session is still live
+// at the beats the expire names.
+func (s *Server) ExpiryPending() bool {
+	t := s.svc.sess
+	if s.role != leader || t == nil || t.view.ballot != s.ballot {
+		return false
+	}
+	for i, e := range t.view.expiring {
+		if e != 0 && i < len(t.recs) && t.recs[i].live && t.recs[i].beats+1 == e {
+			return true
+		}
+	}
+	return false
+}
+
 // sessionExec executes a session command once its client's exactly-once
 // record admits it.
 func (s *Services) sessionExec(c Command) Result {

@@ -170,6 +170,10 @@ func (c *SessionClient) Valid() bool {
 // Holds is the token the client holds lock l with, or 0.
 func (c *SessionClient) Holds(l uint8) uint64 { return c.holds[l] }
 
+// Writing reports whether the client decided a write it has not sent yet:
+// the gap a pause falls into.
+func (c *SessionClient) Writing() bool { return c.pending != nil }
+
 // Busy reports whether a command waits for its reply.
 func (c *SessionClient) Busy() bool { return c.out != nil }
 
