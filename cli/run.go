@@ -365,7 +365,7 @@ func writeFailure(v *violationJSON, dir string, bugs planted.Set, sw *scenarios.
 		}
 		v.Artifacts = append(v.Artifacts, path)
 	}
-	v.Replay = "simrun replay " + v.Trace
+	v.Replay = programFor(v.Scenario) + " replay " + v.Trace
 	v.GoTest = fmt.Sprintf("go test ./scenarios -run '^TestScenarioSeeds$' -synod.scenario=%s -synod.seed=%d", v.Scenario, v.Seed)
 	if bugs != 0 {
 		v.GoTest += " -synod.bug=" + bugs.String()
@@ -373,10 +373,10 @@ func writeFailure(v *violationJSON, dir string, bugs planted.Set, sw *scenarios.
 	if sw.Set != "" {
 		v.GoTest += " -synod.set=" + sw.Set
 	}
-	if sw.Strategy.Name != "swarm" {
-		// The seed tests know no strategies: the one command that reruns
-		// this seed is simrun's own.
-		v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -scenario %s -seed %d -seeds 1 -strategy %s", v.Scenario, v.Seed, sw.Strategy.Name)
+	if sc, _ := scenarios.Lookup(v.Scenario); sw.Strategy.Name != "swarm" || sc == nil || !sc.Builtin() {
+		// The seed tests know no strategies and only Synod's own
+		// scenarios: the one command that reruns this seed is simrun's.
+		v.GoTest = fmt.Sprintf("%s run -scenario %s -seed %d -seeds 1 -strategy %s", runCommandFor(v.Scenario), v.Scenario, v.Seed, sw.Strategy.Name)
 		if sw.Strategy.Name == "pct" {
 			v.GoTest += fmt.Sprintf(" -depth %d", sw.Strategy.Depth)
 		}
@@ -419,7 +419,7 @@ func writeDivergence(v *violationJSON, dir string, d *scenarios.Divergence) erro
 		}
 	}
 	v.Replay = "diff " + v.Trace + " " + v.Artifacts[0]
-	v.GoTest = fmt.Sprintf("go run ./cmd/simrun run -check-determinism -scenario %s -seed %d -seeds 1", d.Scenario, d.Seed)
+	v.GoTest = fmt.Sprintf("%s run -check-determinism -scenario %s -seed %d -seeds 1", runCommandFor(d.Scenario), d.Scenario, d.Seed)
 	if d.Bugs != 0 {
 		v.GoTest += " -bug " + d.Bugs.String()
 	}
@@ -448,6 +448,24 @@ func writeSummary(v violationJSON, bugs planted.Set, sw *scenarios.Sweep) error 
 		return fail("run: cannot write summary.json: %v", err)
 	}
 	return nil
+}
+
+// programFor is the command that knows a scenario: simrun for Synod's
+// own, and for a user's the program that registered it (a main over
+// cli.Main), which is this one.
+func programFor(scenario string) string {
+	if sc, err := scenarios.Lookup(scenario); err == nil && !sc.Builtin() {
+		return filepath.Base(os.Args[0])
+	}
+	return "simrun"
+}
+
+// runCommandFor is programFor as a command to paste: go run for simrun.
+func runCommandFor(scenario string) string {
+	if p := programFor(scenario); p != "simrun" {
+		return p
+	}
+	return "go run ./cmd/simrun"
 }
 
 func writeTraceFile(path string, file *sim.File) error {
@@ -564,13 +582,13 @@ func printReport(out io.Writer, rep runReport) {
 				fmt.Fprintf(out, "     also:   %s\n", a)
 			}
 			if v.Diagram != "" && v.ShrunkDiagram == "" {
-				fmt.Fprintf(out, "     see:    %s (simrun view %s draws it again)\n", v.Diagram, v.Trace)
+				fmt.Fprintf(out, "     see:    %s (%s view %s draws it again)\n", v.Diagram, programFor(v.Scenario), v.Trace)
 			}
 			switch {
 			case v.Shrunk != "":
-				fmt.Fprintf(out, "     shrunk: %s (%d -> %d events in %.1fs): simrun replay %s\n", v.Shrunk, v.Events, v.ShrunkEvents, v.ShrinkSeconds, v.Shrunk)
+				fmt.Fprintf(out, "     shrunk: %s (%d -> %d events in %.1fs): %s replay %s\n", v.Shrunk, v.Events, v.ShrunkEvents, v.ShrinkSeconds, programFor(v.Scenario), v.Shrunk)
 				if v.ShrunkDiagram != "" {
-					fmt.Fprintf(out, "     see:    %s (simrun view %s draws it again)\n", v.ShrunkDiagram, v.Shrunk)
+					fmt.Fprintf(out, "     see:    %s (%s view %s draws it again)\n", v.ShrunkDiagram, programFor(v.Scenario), v.Shrunk)
 				}
 			case v.ShrinkError != "":
 				fmt.Fprintf(out, "     shrunk: no (%s)\n", v.ShrinkError)

@@ -78,6 +78,8 @@ type Scenario struct {
 	// it is left out of the default sweep and of the checks that the
 	// correct protocol passes. Run it by name.
 	Hazard string
+
+	builtin bool // registered by this package (Builtin)
 }
 
 var registry = map[string]*Scenario{}
@@ -93,6 +95,7 @@ func Register(s *Scenario) {
 	if err := validateSometimes(s); err != nil {
 		panic("scenarios: " + err.Error())
 	}
+	s.builtin = !builtinsDone
 	registry[s.Name] = s
 }
 

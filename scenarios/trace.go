@@ -75,8 +75,14 @@ func Build() string {
 	return b
 }
 
-// traceOf starts the trace a run's options ask for: none, lines, or lines
-// with node states.
+// TraceOf starts the trace a run's options ask for (none, lines, or lines
+// with node states) and returns it for Result.Trace: every scenario's run
+// calls it as soon as its world exists, and draws every later choice from
+// w.Source(), which records them into the trace (a choice drawn from the
+// run's src after that would be missing from the trace, and replay would
+// part from the run).
+func TraceOf(w interface{ Trace() *sim.Trace }, opts Options) *sim.Trace { return traceOf(w, opts) }
+
 func traceOf(w interface{ Trace() *sim.Trace }, opts Options) *sim.Trace {
 	if !opts.Trace && !opts.States {
 		return nil
