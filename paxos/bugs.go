@@ -88,10 +88,13 @@ const (
 	// (Cassandra's replacement nodes answered Paxos before Paxos repair
 	// gave them the ranges' state).
 	ReconfigJoinUncaught
-	// ReconfigOldQuorum: after a change, a candidate's phase 1 counts
-	// promises against the newest configuration only, not against the old
-	// one that still governs slots of its window: it overwrites a slot the
-	// old members chose.
+	// ReconfigOldQuorum: a leader keeps counting the quorum of the
+	// configuration it was elected in after a change took effect: it
+	// decides slots the new configuration governs with a majority of the
+	// old one (a removed replica's acceptance completing it), which need
+	// not meet a majority of the new one that elects another leader and
+	// chooses something else there. A quorum set computed at election and
+	// not refreshed when the membership changes.
 	ReconfigOldQuorum
 )
 
@@ -176,7 +179,7 @@ var Catalogue = []BugInfo{
 	{Name: "reconfig-immediate", Bug: ReconfigImmediate, Summary: "a membership change governs later slots as soon as it is logged, before it is chosen and before α slots"},
 	{Name: "reconfig-concurrent", Bug: ReconfigConcurrent, Summary: "a second membership change starts before the first is chosen, each used once logged: two disjoint majorities (copycat#26)"},
 	{Name: "reconfig-join-uncaught", Bug: ReconfigJoinUncaught, Summary: "a joining replica counts in quorums before it caught up, in its predecessor's seat"},
-	{Name: "reconfig-old-quorum", Bug: ReconfigOldQuorum, Summary: "after a change, phase 1 counts the newest configuration's quorum only, not the old one still governing slots"},
+	{Name: "reconfig-old-quorum", Bug: ReconfigOldQuorum, Summary: "a leader keeps counting the quorum of the configuration it was elected in after a change took effect"},
 	{Name: "no-fencing-check", Bug: NoFencingCheck, Summary: "the protected resource ignores fencing tokens: a paused holder's zombie write lands after its successor's"},
 	{Name: "expire-early", Bug: ExpireEarly, Summary: "the lock service expires a session by its own clock without the drift and skew margin"},
 	{Name: "client-ignores-jeopardy", Bug: ClientIgnoresJeopardy, Summary: "a client keeps acting as lock holder after its own lease view lapsed"},

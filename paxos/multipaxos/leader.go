@@ -261,7 +261,7 @@ func (s *Server) propose(slot Slot, cmd Command) {
 	s.persist(acceptRecord{S: slot, B: s.ballot, C: cmd})
 	s.lastSend, s.sentCommit = e.sentAt, s.commit
 	m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: cmd, Commit: s.commit}
-	to := s.members(slot)
+	to := s.acceptors(slot)
 	for i := 0; i < s.n; i++ {
 		if paxos.NodeID(i) != s.id && to&(1<<uint(i)) != 0 {
 			s.env.Send(paxos.NodeID(i), m)
@@ -369,7 +369,7 @@ func (s *Server) retransmit(end Slot, age paxos.Time) {
 		e = s.at(slot) // the page may be shared with a copy: own it before writing
 		e.sentAt = now
 		m := Msg{Type: MsgAccept, Ballot: s.ballot, Slot: slot, Cmd: e.cmd, Commit: s.commit}
-		to := s.members(slot) &^ (e.acks & s.voters(slot)) // a member not yet counted is asked again
+		to := s.acceptors(slot) &^ (e.acks & s.voters(slot)) // a member not yet counted is asked again
 		for i := 0; i < s.n; i++ {
 			if to&(1<<uint(i)) != 0 {
 				s.send(paxos.NodeID(i), m)

@@ -22,13 +22,14 @@ import (
 // proposes slot s before that (applied+α is its window edge).
 //
 // Quorums follow from it. Phase 2 of slot s is decided by a majority of the
-// configuration governing s. Phase 1 is run once for all slots from p1From on,
+// configuration governing s, whichever configuration the leader was elected
+// in (bug reconfig-old-quorum keeps counting that one). Phase 1 is run once for all slots from p1From on,
 // so it must gather, for every configuration governing a slot the leader may
 // propose in, a majority of that configuration: a value chosen in slot s was
 // accepted by a majority of config(s), and only a majority of config(s)
 // promising is sure to report it. A majority of the newest configuration
-// alone is not enough (bug reconfig-old-quorum): a replaced replica set can
-// have majorities disjoint from the old one's. The configurations a leader
+// alone is not enough: a replaced replica set can have majorities disjoint
+// from the old one's. The configurations a leader
 // can know are those chosen up to applied; the candidate needs promises
 // covering every one of them that governs a slot in [p1From, applied+α], and
 // as the window moves into a configuration it has no majority of yet (one
@@ -156,10 +157,20 @@ const (
 	// configuration once it is in the log", without Raft's one-server
 	// restriction).
 	reconfigImmediate reconfigBugs = 1 << iota
-	// reconfigOldQuorum: phase 1 counts promises against the newest
-	// configuration only, not every configuration governing a slot in the
-	// window, so a candidate elected by the new members overwrites a slot
-	// the old members chose.
+	// reconfigOldQuorum: a replica takes the configuration in effect when
+	// it campaigns (the one governing p1From) for its quorum, and keeps
+	// counting that configuration's majority, in phase 1 and phase 2,
+	// for every slot it proposes in until it steps down, though a newer
+	// configuration governs them: the leader learns the change, applies
+	// it and sends its Accepts to the new members as well, but its quorum
+	// set is the one it was elected with. A removed replica's acceptance
+	// completes a majority of the old configuration that is none of the
+	// new one, so the leader decides what the new configuration never
+	// chose, and a leader elected by a new majority (which need not meet
+	// the old one) chooses something else in the same slot. (A quorum set
+	// computed at election and not refreshed at a membership change: the
+	// mistake Raft's rule "a server uses the newest configuration in its
+	// log, whether or not it is committed" guards against for commitment.)
 	reconfigOldQuorum
 	// reconfigConcurrent: a second change is proposed while the first is in
 	// flight, computed against the configuration in effect, and installed
@@ -276,14 +287,23 @@ func (s *Server) quorumOf(votes, members uint64) bool {
 	return bits.OnesCount64(votes&members) >= paxos.QuorumSize(bits.OnesCount64(members), s.cfg.Bugs)
 }
 
-// promisedFor reports whether the promises in acks cover the configuration
-// of span i: a majority of it promised the ballot. Bug reconfig-old-quorum
-// asks it of the newest configuration whatever i is.
-func (s *Server) promisedFor(acks uint64, i int) bool {
-	if s.rbugs&reconfigOldQuorum != 0 {
-		i = len(s.spans) - 1
+// counted is the span whose majority a candidate or leader counts for the
+// slots span i governs: span i itself. Bug reconfig-old-quorum counts the
+// configuration it campaigned in (the one governing p1From) for every
+// later one.
+func (s *Server) counted(i int) int {
+	if s.rbugs&reconfigOldQuorum != 0 && s.role != follower {
+		if old := s.spanOf(s.p1From); old < i {
+			return old // "the quorum I was elected with"
+		}
 	}
-	return s.quorumOf(acks, s.confMembers(i))
+	return i
+}
+
+// promisedFor reports whether the promises in acks cover the configuration
+// of span i: a majority of it promised the ballot.
+func (s *Server) promisedFor(acks uint64, i int) bool {
+	return s.quorumOf(acks, s.confMembers(s.counted(i)))
 }
 
 // phase1Covers reports whether acks hold a quorum of every configuration
@@ -304,7 +324,7 @@ func (s *Server) voters(slot Slot) uint64 {
 	if s.alpha == 0 {
 		return s.spans[0].conf.Members
 	}
-	i := s.spanOf(slot)
+	i := s.counted(s.spanOf(slot))
 	sp := s.spans[i]
 	if s.rbugs&(reconfigImmediate|reconfigJoinUncaught) != 0 {
 		return s.confMembers(i) // "in the log, in use": new members count at once
@@ -324,10 +344,22 @@ func (s *Server) chosenBy(slot Slot, acks uint64) bool {
 		return bits.OnesCount64(acks) >= s.quorum
 	}
 	v := s.voters(slot)
-	if acks&v&^s.members(slot) != 0 {
-		s.fail(slot, "counting a non-member: acks %s, members %s", maskString(acks&v), maskString(s.members(slot)))
+	m := s.confMembers(s.counted(s.spanOf(slot)))
+	if acks&v&^m != 0 {
+		s.fail(slot, "counting a non-member: acks %s, members %s", maskString(acks&v), maskString(m))
 	}
-	return s.quorumOf(acks&v, s.members(slot))
+	return s.quorumOf(acks&v, m)
+}
+
+// acceptors are the replicas a leader sends slot's Accepts to: the members
+// of its configuration, and with bug reconfig-old-quorum the members of
+// the configuration it counts as well.
+func (s *Server) acceptors(slot Slot) uint64 {
+	if s.alpha == 0 || s.rbugs&reconfigOldQuorum == 0 {
+		return s.members(slot)
+	}
+	i := s.spanOf(slot)
+	return s.confMembers(i) | s.confMembers(s.counted(i))
 }
 
 // edge is the last slot the leader may propose in now: the α window

@@ -368,63 +368,56 @@ func TestScriptReconfigBugImmediate(t *testing.T) {
 	}
 }
 
-// Bug reconfig-old-quorum: {0,1,2} -> {0,1,3} chosen in slot 1 governs from
-// slot 3; slot 2 is chosen by 0 and 2 under the old configuration. Candidate
-// 1 gets promises from 1 and 3, a majority of the new configuration but not
-// of the old one that governs slot 2; with the bug it leads anyway and
-// decides something else in slot 2.
+// Bug reconfig-old-quorum: leader 1 logs {0,1,2} -> {0,1,3} (3 replaces
+// 2), chosen in slot 1 and governing from slot 3 (α=2); everyone learns it.
+// Then {1,2} and {0,3} are cut apart. With the bug, 1 keeps counting the
+// quorum it was elected with, {0,1,2}'s: 2, removed, accepts slot 3 and 1
+// decides a put there with 1 and 2, one member of slot 3's configuration.
+// 0 and 3, a majority of {0,1,3} that never heard of that put, elect 0,
+// which decides another put in slot 3: two commands decided in one slot.
+// The correct leader does not count 2 (nor send it slot 3), decides
+// nothing, and 0's put is the one decision, which 1 learns at the heal.
 func TestScriptReconfigBugOldQuorum(t *testing.T) {
 	for _, bug := range []string{"", "reconfig-old-quorum"} {
 		h := reconfigHarness(t, 3, 4, Config{Alpha: 2, ReconfigBug: bug})
 		h.wake(3)
-		h.elect(0)
-		s0 := h.server(0)
-		require.NoError(t, s0.Reconfigure(ReplaceReplica(2, 3)))
-		h.queue = append(h.queue, envelope{from: 4, to: 0, m: Msg{Type: MsgRequest, Cmd: Command{Op: OpPut, Client: 4, Seq: 1, Value: "x"}}})
-		slot2 := func(e envelope) bool { return e.m.Type == MsgAccept && e.m.Slot == 2 }
-		var held []envelope
-		h.deliver(func(e envelope) bool {
-			if slot2(e) {
-				held = append(held, e)
-				return false
-			}
-			return true
-		})
-		require.Equal(t, Slot(1), s0.Commit())
-		// A heartbeat tells the others slot 1 is decided: they know {0,1,3}.
-		// (Before slot 2 is due to be sent again.)
-		h.now += paxos.Time(Config{}.Defaults().Heartbeat)
-		h.fire(0, timerHeartbeat)
+		h.elect(1)
+		s1 := h.server(1)
+		require.NoError(t, s1.Reconfigure(ReplaceReplica(2, 3)))
 		h.deliver(nil)
-		require.Equal(t, confOf(0, 1, 3).Members, h.server(1).Conf().Members)
-		// Slot 2 is chosen by 0 and 2; 1 never hears of it.
-		for _, e := range held {
-			if e.to == 2 {
-				h.queue = append(h.queue, e)
-			}
+		require.Equal(t, Slot(2), s1.Commit(), "the change in slot 1, a no-op in slot 2")
+		h.now += paxos.Time(Config{}.Defaults().Heartbeat)
+		h.fire(1, timerHeartbeat)
+		h.deliver(nil)
+		want := Conf{Epoch: 1, Members: confOf(0, 1, 3).Members}
+		for _, i := range []int{0, 3} {
+			require.Equal(t, want, h.server(i).Conf())
+			require.Equal(t, Slot(2), h.server(i).Commit())
 		}
-		h.deliver(only(0, 2))
-		require.Equal(t, `put(k0, "x") c4#1`, h.decided(0, 2))
 
-		h.campaign(1)
-		h.deliver(only(1, 3))
+		// {1,2} | {0,3}: 1 proposes a put in slot 3.
+		replies := h.requestVia(0, 1, put(1, 0, "x"), only(1, 2))
+		require.Equal(t, "x", s1.peek(3).cmd.Value)
+		// 0 and 3 elect 0: only {0,1,3} governs from slot 3 on, and
+		// they are a majority of it.
+		h.campaign(0)
+		h.deliver(only(0, 3))
+		require.True(t, h.server(0).IsLeader())
+		require.Len(t, h.requestVia(0, 0, put(2, 0, "y"), only(0, 3)), 1)
+		require.Equal(t, `put(k0, "y") c4#2`, h.decided(0, 3))
+
 		if bug == "" {
-			require.False(t, h.server(1).IsLeader(), "1 and 3 are no majority of slot 2's configuration")
-			h.deliver(nil) // the Prepare to 2 was lost; the next campaign reaches it
-			h.campaign(1)
-			h.deliver(isolated(0))
-			require.True(t, h.server(1).IsLeader())
-			require.Equal(t, `put(k0, "x") c4#1`, h.decided(1, 2), "2's promise reported the chosen command")
+			require.Empty(t, replies)
+			require.Equal(t, "?", h.decided(1, 3), "1 and 2 are no majority of {0,1,3}")
+			require.Zero(t, h.server(2).peek(3).accBallot, "2 is no acceptor of slot 3")
+			h.now += paxos.Time(Config{}.Defaults().Retransmit)
+			h.fire(0, timerHeartbeat)
+			h.deliver(nil)
+			require.Equal(t, `put(k0, "y") c4#2`, h.decided(1, 3), "one command in slot 3")
 			continue
 		}
-		require.True(t, h.server(1).IsLeader())
-		// It fills slot 2, where nobody it asked reported anything, with a
-		// no-op, and 2 accepts it when it is sent again.
-		h.now += paxos.Time(Config{}.Defaults().Retransmit)
-		h.fire(1, timerHeartbeat)
-		h.deliver(isolated(0))
-		require.Equal(t, "noop", h.decided(1, 2), "two commands decided in slot 2")
-		require.Equal(t, `put(k0, "x") c4#1`, h.decided(0, 2))
+		require.Len(t, replies, 1, "the client is told its put is in")
+		require.Equal(t, `put(k0, "x") c4#1`, h.decided(1, 3), "two commands decided in slot 3")
 	}
 }
 
