@@ -42,8 +42,10 @@ type sessSpec struct {
 	clientDownMax          sim.Duration
 	pauses                 int
 	pauseMax               sim.Duration
+	pauseWrite             sim.Rate // share of pauses armed for the client's next decided write
 	clientCuts             int
 	clientCutMax           sim.Duration
+	resourceCut            sim.Rate // share of client cuts from the resource, not the cluster
 	leaderCuts             int
 	leaderCutMax           sim.Duration
 	clockSteps             int
@@ -62,8 +64,8 @@ func init() {
 			MaxCrashes: 3, DownMax: 400 * sim.Millisecond, MaxParts: 3, PartMax: 500 * sim.Millisecond,
 			MaxDrop: 50_000, MaxDup: 50_000},
 		clientCrashes: 2, clientDownMax: 400 * sim.Millisecond,
-		pauses: 3, pauseMax: 900 * sim.Millisecond,
-		clientCuts: 3, clientCutMax: 700 * sim.Millisecond,
+		pauses: 3, pauseMax: 900 * sim.Millisecond, pauseWrite: sim.RateScale / 2,
+		clientCuts: 3, clientCutMax: 700 * sim.Millisecond, resourceCut: sim.RateScale / 3,
 		leaderCuts: 3, leaderCutMax: 900 * sim.Millisecond,
 		clockSteps: 4,
 		sometimes:  sessSometimes(true),
@@ -71,7 +73,8 @@ func init() {
 	register := func(name, summary string, edit func(*sessSpec)) {
 		spec := base
 		edit(&spec)
-		sc := &Scenario{Name: name, Summary: summary, Features: sessFamily, Sometimes: spec.sometimes, Legend: sessLegend, Params: sessParams(spec)}
+		sc := &Scenario{Name: name, Summary: summary, Features: sessFamily, Sometimes: spec.sometimes, Legend: sessLegend,
+			Params: sessParams(spec), Validate: validateSessions}
 		sc.Run = func(src sim.Source, opts Options) Result {
 			return runSessions(spec, sc.settingsFor(opts.Set), src, opts, nil)
 		}
@@ -99,14 +102,86 @@ var sessLegend = []string{
 }
 
 func sessParams(spec sessSpec) []Param {
-	return []Param{
+	ps := []Param{
 		{Name: "replicas", Min: 1, Max: maxTimedNodes, Drawn: true, DrawMin: int64(spec.minNodes), DrawMax: int64(spec.maxNodes), Doc: "replicas"},
 		{Name: "clients", Min: 1, Max: 16, Drawn: true, DrawMin: int64(spec.minClients), DrawMax: int64(spec.maxClients), Doc: "session clients"},
 		span("lease", spec.lease, 1, "session lease"),
 		span("grace", spec.grace, 0, "client grace period after its lease view lapses"),
-		span("window", spec.window, 0, "faults strike in [0, window), then everything heals"),
+		span("window", spec.window, 1, "faults strike in [0, window), then everything heals"),
 		span("liveness", spec.liveness, 1, "after the heal, the locks of gone holders are free (or a primary is elected) within this"),
+		span("skew", spec.skew, 0, "largest clock offset of every node, clients' too: the session terms budget for it (lease*(1-drift) > 2*skew)"),
+		{Name: "drift", Default: int64(spec.driftPPM), Max: 500_000, Doc: "largest clock drift of every node, ppm: the session terms budget for it"},
+		{Name: "clocksteps", Default: int64(spec.clockSteps), Max: 64, Doc: "up to this many clock steps within the skew bound"},
+		{Name: "pauses", Default: int64(spec.pauses), Max: 64, Doc: "up to this many client pauses (the node takes no step) in the fault window"},
+		span("pause", spec.pauseMax, 1, "longest client pause (the shortest is a tenth of it)"),
+		{Name: "pausewrite", Unit: Fraction, Default: int64(sim.RateScale / 2), Max: int64(sim.RateScale),
+			Doc: "share of pauses that strike right after the client decides a write, before it sends it (the rest at a drawn time)"},
+		{Name: "clientcrashes", Default: int64(spec.clientCrashes), Max: 64, Doc: "up to this many client crashes (a restart is a new session)"},
+		span("clientdown", spec.clientDownMax, 1, "longest a crashed client stays down"),
+		{Name: "clientcuts", Default: int64(spec.clientCuts), Max: 64, Doc: "up to this many times, cut a client off from the cluster or from the resource"},
+		span("clientcut", spec.clientCutMax, 1, "longest client cut"),
+		{Name: "resourcecut", Unit: Fraction, Default: int64(sim.RateScale / 3), Max: int64(sim.RateScale),
+			Doc: "share of client cuts that cut the client off from the resource (the rest: from the cluster)"},
+		{Name: "leadercuts", Default: int64(spec.leaderCuts), Max: 64, Doc: "up to this many times, cut the current leader off from the other replicas"},
+		span("leadercut", spec.leaderCutMax, 1, "longest leader cut"),
 	}
+	// The replicas' fault plan, its clock bounds aside: every clock is
+	// skewed and drifts within skew and drift above, the skew family or not.
+	for _, p := range faultParams(spec.replicaFaults) {
+		switch p.Name {
+		case "skew", "drift":
+			continue
+		case "faults":
+			p.Doc = "fault families of the replicas' plan (loss, dup and delay strike every message; with swarm=1 each is on in half the runs)"
+		case "crashes":
+			p.Doc = "replica crashes in the fault window (0: none)"
+		case "down":
+			p.Doc = "longest a crashed replica stays down"
+		case "partitions":
+			p.Doc = "partitions of the replicas in the fault window, one after another (0: none)"
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// validateSessions rejects clock bounds that leave a client no lease view.
+func validateSessions(st Settings) error {
+	terms := mp.SessionTerms{Lease: paxos.Duration(st.Get("lease")), DriftPPM: st.Get("drift"), Skew: paxos.Duration(st.Get("skew"))}
+	if terms.ClientView() <= 0 {
+		return fmt.Errorf("lease=%s with drift=%d and skew=%s leaves the client no lease view: want lease*(1-drift) > 2*skew",
+			Param{Unit: Span}.Show(st.Get("lease")), st.Get("drift"), Param{Unit: Span}.Show(st.Get("skew")))
+	}
+	return nil
+}
+
+// applySessions is spec with the settings given (the cluster and client
+// counts aside: they are drawn first).
+func applySessions(spec sessSpec, st Settings) sessSpec {
+	for _, sp := range []struct {
+		name string
+		to   *sim.Duration
+	}{{"lease", &spec.lease}, {"grace", &spec.grace}, {"window", &spec.window}, {"liveness", &spec.liveness}, {"skew", &spec.skew},
+		{"pause", &spec.pauseMax}, {"clientdown", &spec.clientDownMax}, {"clientcut", &spec.clientCutMax}, {"leadercut", &spec.leaderCutMax}} {
+		setSpan(st, sp.name, sp.to)
+	}
+	for _, c := range []struct {
+		name string
+		to   *int
+	}{{"clocksteps", &spec.clockSteps}, {"pauses", &spec.pauses}, {"clientcrashes", &spec.clientCrashes}, {"clientcuts", &spec.clientCuts}, {"leadercuts", &spec.leaderCuts}} {
+		setInt(st, c.name, c.to)
+	}
+	if st.Given("drift") {
+		spec.driftPPM = int32(st.Get("drift"))
+	}
+	if st.Given("pausewrite") {
+		spec.pauseWrite = sim.Rate(st.Get("pausewrite"))
+	}
+	if st.Given("resourcecut") {
+		spec.resourceCut = sim.Rate(st.Get("resourcecut"))
+	}
+	spec.replicaFaults = applyFaults(spec.replicaFaults, st)
+	return spec
 }
 
 // sessRun is one run of a session scenario in progress.
@@ -143,12 +218,7 @@ func runSessions(spec sessSpec, set Settings, src sim.Source, opts Options, insp
 	src = recorded(src, opts)
 	n := int(set.Draw(src, "replicas", int64(spec.minNodes), int64(spec.maxNodes)))
 	clients := int(set.Draw(src, "clients", int64(spec.minClients), int64(spec.maxClients)))
-	for _, sp := range []struct {
-		name string
-		to   *sim.Duration
-	}{{"lease", &spec.lease}, {"grace", &spec.grace}, {"window", &spec.window}, {"liveness", &spec.liveness}} {
-		setSpan(set, sp.name, sp.to)
-	}
+	spec = applySessions(spec, set)
 	if set.params != nil {
 		res.Settings = set.String()
 	}
@@ -252,7 +322,7 @@ func (r *sessRun) scheduleClientFaults(src sim.Source) {
 		if at+sim.Time(span) >= heal {
 			continue
 		}
-		if sim.Chance(src, sim.RateScale/2) {
+		if sim.Chance(src, r.spec.pauseWrite) {
 			r.w.At(at, fmt.Sprintf("client n%d will pause for %dms after its next decided write", id, span/sim.Millisecond), func() {
 				r.pauseNext[int(id)-r.replicas] = span
 			})
@@ -264,7 +334,7 @@ func (r *sessRun) scheduleClientFaults(src sim.Source) {
 		id := client()
 		at := sim.Time(src.Choose(uint64(heal)))
 		end := min(at+sim.Time(sim.Between(src, uint64(r.spec.clientCutMax/10), uint64(r.spec.clientCutMax))), heal)
-		fromResource := sim.Chance(src, sim.RateScale/3)
+		fromResource := sim.Chance(src, r.spec.resourceCut)
 		what := "the cluster"
 		if fromResource {
 			what = "the resource"

@@ -3,6 +3,8 @@ package scenarios
 import (
 	"bytes"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +87,58 @@ func TestSessionZombieWriteIsRefusedByFencing(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, TraceFile(s.Name, seed, 0, correct).Write(&buf))
 	require.True(t, strings.Contains(buf.String(), "resource refuses"), "seed %d: no write refused by fencing", seed)
+}
+
+// Every session setting written out at its default is the same run as no
+// settings at all, digest for digest.
+func TestSessionUnsetSettingsChangeNothing(t *testing.T) {
+	for _, name := range []string{"multi/lock-sessions", "multi/election"} {
+		s, err := Lookup(name)
+		require.NoError(t, err)
+		st, err := s.ParseSettings("")
+		require.NoError(t, err)
+		for _, key := range []string{"faults", "crashes", "pauses", "pause", "pausewrite", "clientcuts", "resourcecut", "extreme"} {
+			require.GreaterOrEqual(t, st.index(key), 0, "%s declares no %s", name, key)
+		}
+		for seed := uint64(1); seed <= 8; seed++ {
+			plain := s.Run(sim.NewPRNG(seed), Options{})
+			full := s.Run(sim.NewPRNG(seed), Options{Set: st.All()})
+			require.Equal(t, plain.Digest, full.Digest, "%s seed %d", name, seed)
+			require.Equal(t, plain.Params, full.Params)
+		}
+	}
+}
+
+// The fault plan, the pauses and the client cuts are settings that reach
+// the run; clock bounds that leave a client no lease view are refused.
+func TestSessionSettingsReachTheRun(t *testing.T) {
+	s, err := Lookup("multi/lock-sessions")
+	require.NoError(t, err)
+	trace := func(seed uint64, set string) (Result, string) {
+		res := s.Run(sim.NewPRNG(seed), Options{Set: set, Trace: true})
+		require.Nil(t, res.Violation, "seed %d set %s", seed, set)
+		require.Empty(t, res.Inconclusive)
+		var buf bytes.Buffer
+		require.NoError(t, TraceFile(s.Name, seed, 0, res).Write(&buf))
+		return res, buf.String()
+	}
+	var paused, cut bool
+	for seed := uint64(1); seed <= 10; seed++ {
+		res, text := trace(seed, "faults=none,pauses=0,clientcrashes=0,clientcuts=0,leadercuts=0,clocksteps=0")
+		require.Contains(t, res.Params, "faults=none")
+		require.NotRegexp(t, `fault (pause|crash|restart|cut|partition|client n\d+ will pause)`, text)
+
+		_, text = trace(seed, "pauses=6,pause=50ms,pausewrite=1,clientcuts=4,resourcecut=1,window=1s")
+		require.NotContains(t, text, "fault pause client", "pausewrite=1: every pause waits for a decided write")
+		require.NotContains(t, text, "off from the cluster", "resourcecut=1: every client cut is from the resource")
+		cut = cut || strings.Contains(text, "off from the resource")
+		paused = paused || strings.Contains(text, "will pause for")
+		for _, ms := range regexp.MustCompile(`will pause for (\d+)ms`).FindAllStringSubmatch(text, -1) {
+			n, _ := strconv.Atoi(ms[1])
+			require.LessOrEqual(t, n, 50, "pause=50ms")
+		}
+	}
+	require.True(t, paused && cut, "ten seeds, up to six pauses and four cuts each: none paused or none cut")
+	_, err = s.ParseSettings("lease=20ms,skew=10ms")
+	require.ErrorContains(t, err, "no lease view")
 }
