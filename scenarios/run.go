@@ -10,6 +10,10 @@ import (
 	"github.com/synod-sim/synod/sim"
 )
 
+// World is what the shared run loop needs of a sim.World of any message
+// type: every *sim.World[M] is one.
+type World = world
+
 // world is what the shared run loop needs of a sim.World of any message type.
 type world interface {
 	Now() sim.Time
@@ -31,6 +35,28 @@ type liveness struct {
 	done     func() bool
 	progress func() uint64
 	stuck    func() string
+}
+
+// Liveness is what RunPhases asks of a scenario after the heal at Heal:
+// within Bound, Done must report the work complete; Progress counts work
+// done so far (it only grows: the last change is the stall point); Stuck
+// says what is still missing, for the violation.
+type Liveness struct {
+	Heal     sim.Time
+	Bound    sim.Duration
+	Done     func() bool
+	Progress func() uint64
+	Stuck    func() string
+}
+
+// RunPhases is the run loop every scenario of Synod's uses, for a user's:
+// the safety phase (faults on, until the heal), fair randomness from the
+// heal on, then the liveness phase; it stops at the first violation the
+// run's AfterStep hook records in *found, or once Done after the heal, and
+// returns a liveness failure's stall point for Result.Stall (its trace
+// folds the futile rest into one line).
+func RunPhases(w World, found **checker.Violation, l Liveness) *Stall {
+	return phases(w, found, liveness{heal: l.Heal, bound: l.Bound, done: l.Done, progress: l.Progress, stuck: l.Stuck})
 }
 
 // stallContext is how many trace lines past the stall point a liveness
@@ -124,7 +150,16 @@ func (st *Stall) fold(lines []sim.Line) []sim.Line {
 // guard turns a panic raised by a broken invariant inside the protocol or the
 // kernel into an "assertion" violation of the run, so that one bad seed is
 // reported with a trace instead of killing a whole swarm.
-func guard(w world, res *Result, found **checker.Violation) {
+// guard is Guard for this package's runs.
+var guard = Guard
+
+// Guard, deferred at the top of a run function, turns a panic raised by a
+// broken invariant inside the protocol or the kernel into an "assertion"
+// violation of the run (with the frame that raised a runtime error), so
+// one bad seed is reported with a trace instead of killing a sweep:
+//
+//	defer scenarios.Guard(w, &res, &found)
+func Guard(w World, res *Result, found **checker.Violation) {
 	r := recover()
 	if r == nil {
 		return
