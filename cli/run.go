@@ -135,7 +135,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	shardFlag := fs.String("shard", "", "run only shard I of N (1 <= I <= N) of the seed range: a contiguous block of it, so N machines cover the range exactly once")
 	checkDet := fs.Bool("check-determinism", false, "run every seed twice and fail a seed whose runs differ, naming the first event where they part")
 	doShrink := fs.Bool("shrink", false, "shrink every failing trace written, into shrunk.trace in its folder (on by default with -bug alone)")
-	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace")
+	shrinkBudget := fs.Duration("shrink-budget", scenarios.DefaultShrinkBudget, "time limit for shrinking one trace (default: the scenario's, 25s for most)")
 	set := fs.String("set", "", "override scenario settings: key=value,... (simrun list -v shows each scenario's)")
 	strategyName := fs.String("strategy", "swarm", "swarm (seeded PRNG), walk (uniform random walk over enabled actions) or pct (check scenarios)")
 	depth := fs.Int("depth", 3, "PCT depth: priority change points plus one")
@@ -281,7 +281,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			if *doShrink && f.Divergence == nil && shrunk < shrinkMax {
 				shrunk++
 				began := time.Now()
-				shrinkFailure(&v, *shrinkBudget, stderr, *quiet)
+				budget := *shrinkBudget
+				if !flagGiven(fs, "shrink-budget") {
+					budget = scenarios.ShrinkBudgetFor(v.Scenario)
+				}
+				shrinkFailure(&v, budget, stderr, *quiet)
 				shrinking += time.Since(began)
 			}
 			if err := writeSummary(v, bugs, sw); err != nil {

@@ -51,6 +51,10 @@ func cmdShrink(args []string, stdout, stderr io.Writer) (int, error) {
 		dest = scenarios.ShrunkPath(path)
 	}
 
+	if !flagGiven(fs, "budget") {
+		name, _ := file.Get("scenario")
+		*budget = scenarios.ShrinkBudgetFor(name)
+	}
 	sh, err := scenarios.ShrinkFile(file, scenarios.ShrinkOptions{Budget: *budget, MaxRuns: *runs, Workers: *workers, Start: start})
 	if err != nil {
 		return exitUsage, fail("shrink %s: %v", path, err)

@@ -5,6 +5,7 @@ package scenarios
 
 import (
 	"fmt"
+	"time"
 	"slices"
 	"sort"
 	"strings"
@@ -78,6 +79,10 @@ type Scenario struct {
 	// it is left out of the default sweep and of the checks that the
 	// correct protocol passes. Run it by name.
 	Hazard string
+	// ShrinkBudget, when set, replaces DefaultShrinkBudget for this
+	// scenario's failures where no budget is given: runs whose story is
+	// long (a lease outliving a partition) need more time to shrink.
+	ShrinkBudget time.Duration
 
 	builtin bool // registered by this package (Builtin)
 }
@@ -108,6 +113,15 @@ func Lookup(name string) (*Scenario, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q (simrun list shows them)", name)
+}
+
+// ShrinkBudgetFor is the shrink budget of a scenario's failures when none
+// is given.
+func ShrinkBudgetFor(name string) time.Duration {
+	if s, err := Lookup(name); err == nil && s.ShrinkBudget > 0 {
+		return s.ShrinkBudget
+	}
+	return DefaultShrinkBudget
 }
 
 // Defaults are the scenarios a plain sweep runs: all but hazards.

@@ -78,7 +78,7 @@ func init() {
 func register(name, summary string, base spec, edit func(*spec)) {
 	sp := base
 	edit(&sp)
-	scenarios.Register(&scenarios.Scenario{Name: name, Summary: summary, Legend: legend, Hazard: hazardOf(summary),
+	scenarios.Register(&scenarios.Scenario{Name: name, Summary: summary, Legend: legend, Hazard: hazardOf(summary), ShrinkBudget: shrinkBudgetOf(name),
 		Run: func(src sim.Source, opts scenarios.Options) scenarios.Result { return sp.run(src, opts, nil) }})
 }
 
