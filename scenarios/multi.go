@@ -42,6 +42,9 @@ type multiSpec struct {
 	clockSteps             int          // with clock skew on: up to this many clock steps (NTP-style jumps) within the skew bound
 	leaderCuts             int          // up to this many times, cut the current leader off from the other replicas...
 	leaderCutMax           sim.Duration // ...for up to this long
+	// sessionShare of the runs are a session scenario's run instead
+	// (multi/swarm: sessions in the swarm).
+	sessionShare sim.Rate
 	reconfig               reconfigSpec // membership changes (reconfig.go); zero: none
 }
 
@@ -76,6 +79,27 @@ func init() {
 		}
 		sc.Run = func(src sim.Source, opts Options) Result {
 			return runMultiWith(spec, sc.settingsFor(opts.Set), src, opts, nil)
+		}
+		if spec.sessionShare > 0 {
+			sc.Params = append(sc.Params, Param{Name: "sessions", Unit: Fraction, Default: int64(spec.sessionShare), Max: int64(sim.RateScale),
+				Doc: "share of runs that are a lock-sessions or election run (as those scenarios, with their defaults) instead"})
+			sc.Run = func(src sim.Source, opts Options) Result {
+				set := sc.settingsFor(opts.Set)
+				src = recorded(src, opts)
+				if sim.Chance(src, sim.Rate(set.Get("sessions"))) {
+					name := "multi/lock-sessions"
+					if sim.Chance(src, sim.RateScale/2) {
+						name = "multi/election"
+					}
+					res := runSessions(sessSpecs[name], Settings{}, src, opts, nil)
+					// Its coverage speaks of the session family, not of this
+					// scenario's features.
+					res.Coverage = 0
+					res.Params = name + ": " + res.Params
+					return res
+				}
+				return runMultiWith(spec, set, src, opts, nil)
+			}
 		}
 		Register(sc)
 	}
@@ -161,7 +185,8 @@ func init() {
 	swarm.MaxCrashes, swarm.DownMax = 4, 300*sim.Millisecond
 	swarm.MaxParts, swarm.PartMax = 3, 500*sim.Millisecond
 	swarm.SkewMax, swarm.DriftMaxPPM = 50*sim.Millisecond, 100_000
-	register("multi/swarm", "3-7 replicas, KV and lock clients, leases in half the runs, every fault family swarm-selected per seed", func(s *multiSpec) {
+	register("multi/swarm", "3-7 replicas, KV and lock clients, leases in half the runs, every fault family swarm-selected per seed; a quarter of the runs reconfigure, an eighth are lock-sessions or election runs", func(s *multiSpec) {
+		s.sessionShare = sim.RateScale / 8
 		s.maxNodes, s.maxClients, s.locks = 7, 6, 2
 		s.lease, s.clockSteps = leaseSwarm, 3
 		s.faults = swarm

@@ -198,6 +198,9 @@ func firstFrame(stack []byte) string {
 // recorded wraps a run's source so that a trace can carry the choices drawn
 // during setup, before the world exists.
 func recorded(src sim.Source, opts Options) sim.Source {
+	if _, already := src.(*sim.Recorder); already {
+		return src // a run that hands its setup to another keeps one record
+	}
 	if opts.Trace {
 		return &sim.Recorder{Inner: src}
 	}

@@ -78,6 +78,7 @@ func init() {
 		sc.Run = func(src sim.Source, opts Options) Result {
 			return runSessions(spec, sc.settingsFor(opts.Set), src, opts, nil)
 		}
+		sessSpecs[name] = spec
 		Register(sc)
 	}
 	register("multi/lock-sessions", "3-5 replicas, 2-5 clients take 2 locks under leased sessions and write to a fencing resource; clients crash, pause past their lease, drift and are cut off", func(s *sessSpec) {
@@ -93,6 +94,10 @@ func init() {
 	RegisterHunt(BugHunt{Bug: "client-ignores-jeopardy", Scenario: "multi/lock-sessions", Seeds: 50_000})
 	RegisterHunt(BugHunt{Bug: "keepalive-not-replicated", Scenario: "multi/election", Seeds: 50_000})
 }
+
+// sessSpecs are the session scenarios' shapes, for multi/swarm, which runs
+// them in a share of its seeds.
+var sessSpecs = map[string]sessSpec{}
 
 var sessLegend = []string{
 	"replicas are n0..n(R-1), session clients the nodes after them, the protected resource the last node",
