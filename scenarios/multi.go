@@ -45,7 +45,7 @@ type multiSpec struct {
 	// sessionShare of the runs are a session scenario's run instead
 	// (multi/swarm: sessions in the swarm).
 	sessionShare sim.Rate
-	reconfig               reconfigSpec // membership changes (reconfig.go); zero: none
+	reconfig     reconfigSpec // membership changes (reconfig.go); zero: none
 }
 
 type leaseMode uint8

@@ -5,10 +5,10 @@ package scenarios
 
 import (
 	"fmt"
-	"time"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/synod-sim/synod/checker"
 	"github.com/synod-sim/synod/explore"
