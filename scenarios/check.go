@@ -14,15 +14,9 @@ import (
 // Run (replay, shrink, random walks, PCT) and Machine (the exhaustive
 // search), so a path the search finds is a choice list Run replays.
 
-// memory is a checker's state as the exhaustive search carries it: cloned
-// before it changes, fingerprinted with the world.
-type memory[C any] interface {
-	Clone() C
-	Fingerprint() uint64
-}
 
 // checkWorld is an untimed world with its checker.
-type checkWorld[M sim.Message, C memory[C]] struct {
+type checkWorld[M sim.Message, C Memory[C]] struct {
 	w     *sim.World[M]
 	chk   C
 	owned bool // chk is this world's own, not shared with a saved state
@@ -68,7 +62,7 @@ func (cw *checkWorld[M, C]) run(res *Result) {
 }
 
 // checkMachine is a checkWorld as the explorer drives it.
-type checkMachine[M sim.Message, C memory[C]] struct {
+type checkMachine[M sim.Message, C Memory[C]] struct {
 	*checkWorld[M, C]
 }
 
@@ -80,7 +74,7 @@ type checkState[M sim.Message, C any] struct {
 
 // newMachine boots cw and wraps it for the search; a violation at boot is
 // returned as an error.
-func newMachine[M sim.Message, C memory[C]](cw *checkWorld[M, C]) (explore.Machine, error) {
+func newMachine[M sim.Message, C Memory[C]](cw *checkWorld[M, C]) (explore.Machine, error) {
 	var res Result
 	func() {
 		defer guard(cw.w, &res, &cw.found)
