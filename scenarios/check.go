@@ -14,7 +14,6 @@ import (
 // Run (replay, shrink, random walks, PCT) and Machine (the exhaustive
 // search), so a path the search finds is a choice list Run replays.
 
-
 // checkWorld is an untimed world with its checker.
 type checkWorld[M sim.Message, C Memory[C]] struct {
 	w     *sim.World[M]
