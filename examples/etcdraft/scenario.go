@@ -149,7 +149,7 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 			res.Trace.RecordStates()
 		}
 	}
-	defer r.guard(&res)
+	defer scenarios.Guard(w, &res, &r.found)
 	w.AfterStep = r.afterStep
 	w.Note(func() string { return "plan " + res.Params })
 	replicas := make([]sim.NodeID, n)
@@ -162,7 +162,7 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 		w.At(heal, "probe: look for a stable leader", r.probe)
 	}
 	w.Boot()
-	res.Stall = r.loop(heal)
+	res.Stall = scenarios.RunPhases(w, &r.found, scenarios.Liveness{Heal: heal, Bound: r.spec.bound, Done: r.done, Progress: r.progress, Stuck: r.stuck})
 	res.Events, res.Digest = w.Events(), w.Digest()
 	if r.found == nil {
 		// After the digest: the check's wall-clock budget must not reach
@@ -191,49 +191,6 @@ func (sp spec) run(src sim.Source, opts scenarios.Options, inspect func(*run)) (
 
 func (r *run) electionTimeout() sim.Duration {
 	return sim.Duration(r.cfg.ElectionTicks) * r.cfg.Tick
-}
-
-// loop steps the world through the safety phase (faults, until heal) and the
-// liveness phase: after the heal, with fair randomness, every client must be
-// done, the probe over and the replicas converged within the bound. A
-// liveness failure comes back with its stall point.
-func (r *run) loop(heal sim.Time) *scenarios.Stall {
-	w := r.w
-	deadline := heal + sim.Time(r.spec.bound)
-	healed := false
-	var last uint64
-	var stall scenarios.Stall
-	mark := func() { stall = scenarios.Stall{Line: w.TraceLen(), At: w.Now(), Events: w.Events()} }
-	for r.found == nil {
-		if !healed && w.Now() >= heal {
-			healed = true
-			w.FairRandomness()
-			last = r.progress()
-			mark()
-		}
-		if healed && r.done() {
-			return nil
-		}
-		next, ok := w.NextTime()
-		if !ok || next > deadline {
-			now := w.Now()
-			if ok {
-				now = deadline
-			}
-			r.violate(&checker.Violation{Kind: "liveness", Time: int64(now), Message: fmt.Sprintf(
-				"%s within %dms of the heal at t=%dµs (no progress after t=%dµs)", r.stuck(), r.spec.bound/sim.Millisecond, heal, stall.At)})
-			stall.Until, stall.Total = now, w.Events()
-			return &stall
-		}
-		w.Step()
-		if healed {
-			if p := r.progress(); p != last {
-				last = p
-				mark()
-			}
-		}
-	}
-	return nil
 }
 
 func (r *run) server(i int) *Server {
@@ -521,15 +478,3 @@ func (r *run) history() *checker.History {
 	return h
 }
 
-// guard turns a panic inside raft or this package into an assertion
-// violation of the run (raft panics when it finds its log corrupted).
-func (r *run) guard(res *scenarios.Result) {
-	p := recover()
-	if p == nil {
-		return
-	}
-	msg := fmt.Sprint(p)
-	r.found = &checker.Violation{Kind: "assertion", Time: int64(r.w.Now()), Message: msg}
-	r.w.Note(func() string { return "violation assertion: " + msg })
-	res.Violation, res.Events, res.Digest = r.found, r.w.Events(), r.w.Digest()
-}
