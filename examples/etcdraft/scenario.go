@@ -477,4 +477,3 @@ func (r *run) history() *checker.History {
 	}
 	return h
 }
-
