@@ -315,8 +315,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		rep.Hunt = fmt.Sprintf("%s in %d seeds of %s", *bugName, hunt.Seeds, hunt.Scenario)
 	}
 	// A scenario's coverage promises are judged on an unsharded sweep of
-	// the correct protocol long enough to tell (a bug may end runs early).
-	judged := bugs == 0 && shardN == 0
+	// the correct protocol long enough to tell (a bug may end runs early),
+	// as the scenario declares it: settings or another strategy make it
+	// another experiment, whose coverage is reported, not judged.
+	judged := bugs == 0 && shardN == 0 && *set == "" && strategy.Name == "swarm"
 	rep.Coverage = coverageOf(sum, judged)
 
 	if *asJSON {

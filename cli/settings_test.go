@@ -52,3 +52,12 @@ func TestListShowsSettings(t *testing.T) {
 	}
 	require.True(t, strings.Contains(stdout, "-set key=value"))
 }
+
+// TestSettingsAreNotJudgedOnCoverage: a sweep with settings is another
+// experiment than the scenario's; its coverage is reported, and a pair the
+// settings switched off is no failure.
+func TestSettingsAreNotJudgedOnCoverage(t *testing.T) {
+	code, stdout, _ := simrun(t, "run", "-scenario", "single/crash", "-set", "faults=none", "-seeds", "1000", "-q", "-out", t.TempDir())
+	require.Equal(t, exitOK, code, stdout)
+	require.NotContains(t, stdout, "UNCOVERED")
+}
