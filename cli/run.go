@@ -753,7 +753,7 @@ func printCoverage(out io.Writer, cov []coverageJSON, matrix bool) {
 				features = append(features, ft)
 			}
 		}
-		faults = sortedLike(faults, []string{"crash", "restart", "cut", "drop", "dup", "delay", "clock"})
+		faults = sortedLike(faults, []string{"crash", "restart", "cut", "drop", "dup", "delay", "clock", "pause"})
 		sort.Strings(features)
 		judged := "not judged: fewer seeds than " + strconv.Itoa(scenarios.MinCoverageSeeds) + ", a shard, or a bug on"
 		if c.Judged {
