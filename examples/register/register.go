@@ -67,15 +67,19 @@ func (s *server) Receive(from sim.NodeID, m Msg) {
 // client alternates writes of fresh values and reads, resending until
 // answered; it records its history.
 type client struct {
-	env  *sim.Env[Msg]
-	ops  *[]porcupine.Operation
-	seq  int
-	open *porcupine.Operation
+	env   *sim.Env[Msg]
+	ops   *[]porcupine.Operation
+	until *sim.Time // no new operation from then
+	seq   int
+	open  *porcupine.Operation
 }
 
 func (c *client) Start() { c.env.SetTimer(0, sim.Duration(1+c.env.Rand(10))*sim.Millisecond) }
 func (c *client) Timeout(sim.TimerID) {
 	if c.open == nil {
+		if c.env.Now() >= *c.until {
+			return
+		}
 		c.seq++
 		in := checker.RegisterInput{Op: checker.RegRead}
 		if c.seq%2 == 1 {
@@ -102,19 +106,22 @@ func (c *client) Receive(_ sim.NodeID, m Msg) {
 
 func run(src sim.Source, opts scenarios.Options) (res scenarios.Result) {
 	var ops []porcupine.Operation
+	var until sim.Time
 	w := sim.NewWorld(3, src, func(env *sim.Env[Msg]) sim.Node[Msg] {
 		if env.ID() == 0 {
 			return &server{env: env, bugs: opts.Bugs}
 		}
-		return &client{env: env, ops: &ops}
+		return &client{env: env, ops: &ops, until: &until}
 	})
 	res.Trace = scenarios.TraceOf(w, opts)
 	src = w.Source() // from here on, draws are recorded into the trace
 	plan := faults.Draw(src, faults.Limits{Families: faults.Crash, MaxCrashes: 3, DownMax: 30 * sim.Millisecond})
 	res.Params = plan.String()
-	faults.Schedule(w, src, plan, []sim.NodeID{0}, 0, sim.Time(300*sim.Millisecond))
+	// Drawn, shortest at the plain outcome: a shrinker ends the run early.
+	until = sim.Time(sim.Between(src, 10, 300)) * sim.Time(sim.Millisecond)
+	faults.Schedule(w, src, plan, []sim.NodeID{0}, 0, until)
 	w.Boot()
-	for w.Now() < sim.Time(400*sim.Millisecond) && w.Step() {
+	for w.Now() < until+sim.Time(100*sim.Millisecond) && w.Step() {
 	}
 	lin := checker.CheckOperations(checker.RegisterModel, ops, 5*time.Second)
 	res.Events, res.Digest, res.Violation = w.Events(), w.Digest(), lin.Violation()
