@@ -66,42 +66,14 @@ func (h *SessionHistory) Len() int { return len(h.ops) }
 // CheckSessionLocks checks that h is linearizable, lock by lock, within
 // budget of wall-clock time in all.
 func CheckSessionLocks(h *SessionHistory, budget time.Duration) LinResult {
-	if budget <= 0 {
-		panic(fmt.Sprintf("checker: linearizability budget %v must be positive", budget))
-	}
-	deadline := time.Now().Add(budget) // after the run, as in checkLinearizable
 	recs := h.ops
 	history := make([]porcupine.Operation, len(recs))
 	for i := range recs {
 		r := &recs[i]
 		history[i] = porcupine.Operation{ClientId: r.client, Input: &r.in, Call: r.call, Output: &r.out, Return: r.ret}
 	}
-	res := LinResult{Verdict: LinOk, model: sessionLockModel, history: history, budget: budget}
-	parts := sessionLockModel.Partition(history)
-	for i, part := range parts {
-		share := time.Until(deadline) / time.Duration(len(parts)-i)
-		verdict := porcupine.Unknown
-		if share > 0 {
-			verdict = porcupine.CheckOperationsTimeout(sessionLockModel, part, share)
-		}
-		switch verdict {
-		case porcupine.Ok:
-			continue
-		case porcupine.Illegal:
-			res.Verdict = LinIllegal
-			res.Message = fmt.Sprintf("lock %q with sessions is not linearizable", keyOf(part[0]))
-			again, info := porcupine.CheckOperationsVerbose(sessionLockModel, part, max(time.Until(deadline), budget/10))
-			if partials := info.PartialLinearizations(); again == porcupine.Illegal && len(partials) > 0 {
-				res.Message, res.at = explainIllegal(sessionLockModel, "lock", part, partials[0])
-			}
-			return res
-		}
-		if res.Verdict == LinOk {
-			res.Verdict = LinUnknown
-			res.Message = fmt.Sprintf("lock %q with sessions (%d ops) undecided within the %v budget", keyOf(part[0]), len(part), budget)
-		}
-	}
-	return res
+	// The same per-partition budget, explanation and verdicts as CheckKV.
+	return checkOperations(sessionLockModel, "lock", func(part []porcupine.Operation, _ int) string { return strconv.Quote(keyOf(part[0])) }, history, budget)
 }
 
 // partitionSessionLocks groups the operations by lock, in order of first
