@@ -126,6 +126,10 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 					}
 				}
 				s.expand(machines[k], q, &outs[k], &s.acts[k], fresh, &s.slept[k])
+				if r, ok := machines[k].(Recycler); ok {
+					r.Recycle(q.state)
+					level[lo+j].state = nil
+				}
 			}
 		}
 		if w == 1 {

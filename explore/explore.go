@@ -46,6 +46,12 @@ type Predictor interface {
 	Predict(a sim.Action) (fp uint64, ok bool)
 }
 
+// Recycler is a Machine that can reuse the memory of a saved state the
+// search will never load again.
+type Recycler interface {
+	Recycle(State)
+}
+
 // Config bounds a search. Zero values mean: BFS, no bound but the state
 // limit, one worker, sleep sets on.
 type Config struct {
@@ -268,11 +274,19 @@ func (s *search) dfs(m Machine) Result {
 	s.add(m.Fingerprint(), 0, 0, 0)
 	stack := s.push(nil, m, root, ^uint64(0), 0, -1)
 	s.stats.MaxDepth = 0
+	recycler, _ := m.(Recycler)
+	pop := func() {
+		if recycler != nil {
+			recycler.Recycle(stack[len(stack)-1].state)
+		}
+		stack[len(stack)-1].state = nil
+		stack = stack[:len(stack)-1]
+	}
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]
 		i := f.pick()
 		if i < 0 {
-			stack = stack[:len(stack)-1]
+			pop()
 			continue
 		}
 		if cut := s.limit(); cut != "" {
@@ -282,7 +296,7 @@ func (s *search) dfs(m Machine) Result {
 		depth := len(stack)
 		if s.cfg.MaxDepth > 0 && depth > s.cfg.MaxDepth {
 			r.Cut = fmt.Sprintf("the depth bound %d", s.cfg.MaxDepth)
-			stack = stack[:len(stack)-1]
+			pop()
 			continue
 		}
 		a := f.acts[i]

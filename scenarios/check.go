@@ -27,6 +27,8 @@ type checkWorld[M sim.Message, C Memory[C]] struct {
 	// loaded is the saved state the world holds unchanged, if any: loading
 	// it again is free.
 	loaded explore.State
+	// free holds saved states the search is done with, for Save to reuse.
+	free []*checkState[M, C]
 }
 
 // watchShared installs the checker: observe checks node id after each of
@@ -110,8 +112,12 @@ func (m checkMachine[M, C]) Apply(a sim.Action) error {
 // step runs one action; a broken assertion inside a node becomes the
 // world's violation, as in every other run.
 func (m checkMachine[M, C]) step(a sim.Action) {
-	var res Result
-	defer guard(m.w, &res, &m.found)
+	defer func() {
+		if r := recover(); r != nil {
+			var res Result
+			recovered(m.w, r, &res, &m.found)
+		}
+	}()
 	m.w.Do(a)
 }
 
@@ -128,10 +134,27 @@ func (m checkMachine[M, C]) checkerFingerprint() uint64 {
 
 func (m checkMachine[M, C]) Save() explore.State {
 	m.owned = false
-	st := &checkState[M, C]{chk: m.chk, chkFP: m.checkerFingerprint()}
+	var st *checkState[M, C]
+	if n := len(m.free); n > 0 {
+		st, m.free = m.free[n-1], m.free[:n-1]
+	} else {
+		st = new(checkState[M, C])
+	}
+	st.chk, st.chkFP = m.chk, m.checkerFingerprint()
 	m.w.SaveInto(&st.world)
 	m.loaded = st
 	return st
+}
+
+// Recycle takes back a saved state no one will load again.
+func (m checkMachine[M, C]) Recycle(s explore.State) {
+	st := s.(*checkState[M, C])
+	if s == m.loaded {
+		m.loaded = nil
+	}
+	var zero C
+	st.chk = zero
+	m.free = append(m.free, st)
 }
 
 // Checked is the outcome of an exhaustive check of a scenario.

@@ -160,10 +160,14 @@ var guard = Guard
 //
 //	defer scenarios.Guard(w, &res, &found)
 func Guard(w World, res *Result, found **checker.Violation) {
-	r := recover()
-	if r == nil {
-		return
+	if r := recover(); r != nil {
+		recovered(w, r, res, found)
 	}
+}
+
+// recovered is Guard's work once a panic was recovered; hot loops recover
+// themselves and call it, so that nothing escapes when nothing panics.
+func recovered(w World, r any, res *Result, found **checker.Violation) {
 	msg := fmt.Sprint(r)
 	if _, ours := r.(string); !ours {
 		// Not one of our invariants: a runtime error. Keep the frame that

@@ -561,16 +561,20 @@ func (w *World[M]) Save() *Snapshot[M] {
 }
 
 // SaveInto is Save into a snapshot the caller allocated (as part of a
-// larger state, say), which must not be in use.
+// larger state, say), which must not be in use: a snapshot no one will load
+// again may be saved into, and its memory is reused.
 func (w *World[M]) SaveInto(snap *Snapshot[M]) {
 	u := w.un
 	w.Fingerprint() // every node hash fresh, so snapshots carry them
-	if len(w.nodes) <= smallWorld {
+	switch {
+	case len(w.nodes) <= smallWorld:
 		snap.nodes = snap.small[:len(w.nodes)]
-	} else {
+	case cap(snap.nodes) >= len(w.nodes) && len(snap.nodes) > 0 && &snap.nodes[0] != &snap.small[0]:
+		snap.nodes = snap.nodes[:len(w.nodes)]
+	default:
 		snap.nodes = make([]snapNode[M], len(w.nodes))
 	}
-	snap.flights = slices.Clone(u.flights)
+	snap.flights = append(snap.flights[:0], u.flights...)
 	snap.left, snap.msgSum, snap.events = u.left, u.msgSum, w.events
 	for i := range w.nodes {
 		s := &w.nodes[i]
