@@ -94,6 +94,7 @@ type Shrunk struct {
 	Scenario string
 	Seed     uint64
 	Bugs     planted.Set
+	Set      string // the settings of the shrunk run: a liveness failure's may heal earlier than the input's
 	Kind     string // the violation kind kept throughout
 	Before   Size
 	After    Size
@@ -173,12 +174,12 @@ func shrink(s *Scenario, seed uint64, base Options, choices []uint64, orig *sim.
 	sh.improved = 0
 	fixpoint := sh.run()
 
-	final := s.Run(&sim.Replay{Values: sh.best}, Options{Bugs: bugs, Set: base.Set, Trace: true})
+	final := s.Run(&sim.Replay{Values: sh.best}, Options{Bugs: bugs, Set: sh.set, Trace: true})
 	if final.Violation == nil || final.Violation.Kind != sh.kind {
 		return nil, fmt.Errorf("%s: the shrunk run did not fail the same way when traced (got %v): the scenario is not deterministic", s.Name, final.Violation)
 	}
 	out := &Shrunk{
-		Scenario: s.Name, Seed: seed, Bugs: bugs, Kind: sh.kind,
+		Scenario: s.Name, Seed: seed, Bugs: bugs, Set: sh.set, Kind: sh.kind,
 		Runs: sh.runs, Fixpoint: fixpoint, Choices: consumed(final.Trace.Choices()), Result: final,
 	}
 	out.File = TraceFile(s.Name, seed, bugs, final)
@@ -237,10 +238,20 @@ func (sh *shrinker) spent() bool {
 }
 
 // cand is a candidate run: a list of choices replayed loosely, then, past
-// its end, plain outcomes or (when more is set) draws from more.
+// its end, plain outcomes or (when more is set) draws from more; with set,
+// under those settings instead of the best run's.
 type cand struct {
 	vals []uint64
 	more sim.Source
+	set  *string
+}
+
+// settings are the settings a candidate runs with.
+func (sh *shrinker) settings(c cand) string {
+	if c.set != nil {
+		return *c.set
+	}
+	return sh.set
 }
 
 // outcome is what a candidate run did: whether it broke the same
@@ -252,10 +263,13 @@ type outcome struct {
 	hash   uint64 // for the seen set; 0 for explorations
 }
 
-// hash names a candidate list for the seen set. It is seeded with a
-// constant, not randomly: a shrink is a function of its input.
-func (sh *shrinker) hash(vals []uint64) uint64 {
+// hash names a candidate list and its settings for the seen set. It is
+// seeded with a constant, not randomly: a shrink is a function of its input.
+func (sh *shrinker) hash(vals []uint64, set string) uint64 {
 	h := uint64(len(vals)) ^ 0x5eed5eed5eed5eed
+	for _, b := range []byte(set) {
+		h = sim.Mix64(h ^ uint64(b))
+	}
 	for _, v := range vals {
 		h = sim.Mix64(h ^ v)
 	}
@@ -272,7 +286,7 @@ func (sh *shrinker) evaluate(cs []cand) []outcome {
 	var todo []int
 	for i, c := range cs {
 		if c.more == nil {
-			out[i].hash = sh.hash(c.vals)
+			out[i].hash = sh.hash(c.vals, sh.settings(c))
 			if sh.seen[out[i].hash] {
 				continue
 			}
@@ -323,7 +337,7 @@ func (sh *shrinker) runOne(c cand, limit int) (ok bool, events uint64, got []uin
 		src = &continued{vals: c.vals, more: c.more}
 	}
 	rec := &capped{Recorder: sim.Recorder{Inner: src}, max: limit}
-	res := sh.s.Run(rec, Options{Bugs: sh.bugs, Set: sh.set})
+	res := sh.s.Run(rec, Options{Bugs: sh.bugs, Set: sh.settings(c)})
 	if rec.overran || res.Violation == nil || res.Violation.Kind != sh.kind {
 		return false, 0, nil
 	}
@@ -401,6 +415,7 @@ func (sh *shrinker) firstOf(cs []cand, accept func(outcome) bool) int {
 		batch := cs[lo:min(lo+sh.workers, len(cs))]
 		for k, o := range sh.evaluate(batch) {
 			if accept(o) {
+				sh.set = sh.settings(batch[k])
 				sh.keep(o.events, o.got)
 				return lo + k
 			}
@@ -482,6 +497,7 @@ func (sh *shrinker) run() (fixpoint bool) {
 		if sh.escalate() {
 			return true
 		}
+		sh.healEarlier()
 		sh.lowerSetup()
 		sh.cutTail()
 		sh.zeroLines()
@@ -517,6 +533,128 @@ func (sh *shrinker) escalate() (done bool) {
 // maxEscalation is how many times a fixpoint makes the shrinker explore
 // harder before it stops.
 const maxEscalation = 1
+
+// healEarlier cuts a liveness failure's fault schedule short. The verdict
+// is judged after the final heal: the cluster made no progress within the
+// scenario's liveness bound. Everything between the moment the cluster got
+// stuck and the heal is futile (heartbeats, retries), so the shortest
+// failing run heals as soon after the damage as it can. The heal is the
+// end of the scenario's "window" setting; the shrinker lowers it, and the
+// shrunk trace's header records it (set window=...) so that replay heals
+// at the same time. The liveness bound stays the scenario's.
+//
+// A shorter window changes what the choices after the setup mean (think
+// times scale with it, fault times are drawn within it), so each window
+// is tried with the best list as it is and with fresh continuations of its
+// setup. Windows are tried from the shortest, a ladder of fractions of the
+// current one; then a binary search closes in between the last that did
+// not fail and the first that did.
+func (sh *shrinker) healEarlier() {
+	if sh.kind != "liveness" {
+		return
+	}
+	param, ok := paramOf(sh.s, windowSetting)
+	if !ok || param.Unit != Span || param.Drawn {
+		return
+	}
+	window := sh.s.settingsFor(sh.set).Get(windowSetting)
+	lo := int64(0) // the longest window known not to fail in fewer events
+	for _, w := range windowLadder(window) {
+		if sh.tryWindow(w) {
+			hi := w
+			for step := 0; step < windowSearchSteps && hi-lo > int64(sim.Millisecond); step++ {
+				mid := roundWindow(lo + (hi-lo)/2)
+				if mid <= lo || mid >= hi {
+					break
+				}
+				if sh.tryWindow(mid) {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			return
+		}
+		lo = w
+	}
+}
+
+// windowSetting is the setting whose end is the final heal.
+const windowSetting = "window"
+
+// windowSearchSteps bounds the binary search for the shortest window: each
+// step is a window tried with every continuation.
+const windowSearchSteps = 6
+
+// windowLadder is the windows worth trying below w, shortest first: w/32
+// up to 3w/4, on whole milliseconds where w allows.
+func windowLadder(w int64) []int64 {
+	var out []int64
+	for _, frac := range [][2]int64{{1, 32}, {1, 16}, {1, 8}, {1, 4}, {1, 2}, {3, 4}} {
+		x := roundWindow(w * frac[0] / frac[1])
+		if x > 0 && x < w && (len(out) == 0 || x > out[len(out)-1]) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// roundWindow rounds a window down to a whole millisecond, the way a
+// person writes it, when it is longer than one.
+func roundWindow(w int64) int64 {
+	if ms := int64(sim.Millisecond); w > ms {
+		return w / ms * ms
+	}
+	return w
+}
+
+// tryWindow keeps a run that heals at w, if one fails the same way in fewer
+// events: the best list under the new window, or one of the fresh
+// continuations of its setup.
+func (sh *shrinker) tryWindow(w int64) bool {
+	set, err := withSetting(sh.s, sh.set, windowSetting, w)
+	if err != nil {
+		return false
+	}
+	cs := []cand{{vals: sh.best, set: &set}, {vals: sh.best[:sh.setup], set: &set}}
+	explore := exploreLarge << (2 * sh.level)
+	for k := uint64(1); k <= uint64(explore); k++ {
+		cs = append(cs, cand{vals: sh.best[:sh.setup], set: &set, more: sim.NewPRNG(sim.Mix64(k) ^ uint64(w))})
+	}
+	return sh.firstOf(cs, func(o outcome) bool { return o.ok && sh.smaller(o) }) >= 0
+}
+
+// withSetting is a settings text with one setting given a new value, the
+// others as they were.
+func withSetting(s *Scenario, text, name string, v int64) (string, error) {
+	param, ok := paramOf(s, name)
+	if !ok {
+		return "", fmt.Errorf("%s has no setting %q", s.Name, name)
+	}
+	var kept []string
+	if st, err := s.ParseSettings(text); err != nil {
+		return "", err
+	} else if given := st.String(); given != "" {
+		for _, kv := range strings.Split(given, ",") {
+			if k, _, _ := strings.Cut(kv, "="); k != name {
+				kept = append(kept, kv)
+			}
+		}
+	}
+	out := strings.Join(append(kept, name+"="+param.Show(v)), ",")
+	_, err := s.ParseSettings(out)
+	return out, err
+}
+
+// paramOf is the scenario's declared setting of that name.
+func paramOf(s *Scenario, name string) (Param, bool) {
+	for _, p := range s.Params {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
 
 // lowerSetup makes the run simpler before it makes it shorter: fewer nodes,
 // fewer proposers or clients, fewer fault families, milder faults. Each

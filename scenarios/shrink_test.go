@@ -193,3 +193,61 @@ func TestShrinkNeverGrowsAnAssertionFailure(t *testing.T) {
 	require.LessOrEqual(t, out.Result.Events, res.Events)
 	t.Logf("seed %d: %d events shrunk to %d", seed, out.Before.Events, out.After.Events)
 }
+
+// A liveness failure shrinks by healing earlier: the shrunk run heals at a
+// window its trace header sets, is judged by the scenario's own liveness
+// bound, and is no longer than the run it came from, folded stall events
+// counted. Every liveness bug of the catalogue ends at most 300 events
+// long, and its trace replays byte for byte.
+func TestShrinkLivenessBugsHealEarly(t *testing.T) {
+	for _, name := range []string{"no-retransmit", "nack-quorum"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, ok := paxos.LookupBug(name)
+			require.True(t, ok)
+			h, ok := HuntFor(name)
+			require.True(t, ok)
+			s, seed, res := firstFailure(t, h, b.Bug)
+			require.Equal(t, "liveness", res.Violation.Kind)
+			orig := TraceFile(s.Name, seed, b.Bug, res)
+			// Time enough to reach the fixpoint, which is the same on
+			// every machine.
+			sh, err := ShrinkFile(orig, ShrinkOptions{Budget: 5 * time.Minute})
+			require.NoError(t, err)
+			t.Logf("%s seed %d: %s; set %s", s.Name, seed, sh, sh.Set)
+
+			require.Equal(t, "liveness", sh.Kind)
+			require.LessOrEqual(t, sh.After.Events, sh.Before.Events, "the shrink grew the trace")
+			require.LessOrEqual(t, sh.After.Events, 300)
+			require.Equal(t, EventLines(orig), sh.Before.Events, "the input's count has its folded stall in it")
+
+			window, ok := sh.File.Get("set")
+			require.True(t, ok, "the shrunk run's heal is in its header")
+			require.Contains(t, window, "window=")
+			bound := s.settingsFor("").Get("liveness")
+			require.Contains(t, sh.Result.Violation.Message, fmt.Sprintf("within %dms of the final heal", bound/int64(sim.Millisecond)),
+				"judged by the scenario's own liveness bound")
+
+			var buf bytes.Buffer
+			require.NoError(t, sh.File.Write(&buf))
+			written := buf.String()
+			file, err := sim.ReadFile(&buf)
+			require.NoError(t, err)
+			rep, err := Replay(file)
+			require.NoError(t, err)
+			require.Empty(t, rep.Divergence)
+			require.Equal(t, "liveness", rep.Result.Violation.Kind)
+			again := TraceFile(s.Name, seed, b.Bug, rep.Result)
+			again.Header = append(again.Header, sim.Field{Key: "shrunk", Value: mustGet(t, sh.File, "shrunk")})
+			var out bytes.Buffer
+			require.NoError(t, again.Write(&out))
+			require.Equal(t, written, out.String(), "the replay writes the shrunk trace byte for byte")
+		})
+	}
+}
+
+func mustGet(t *testing.T, f *sim.File, key string) string {
+	v, ok := f.Get(key)
+	require.True(t, ok, key)
+	return v
+}
