@@ -639,6 +639,17 @@ func TestScriptStartArmsTimers(t *testing.T) {
 	require.Empty(t, env.rands)
 }
 
+// A span of one point is no draw: the environment's randomness is a
+// stream, and a draw nobody needed would shift every later one.
+func TestScriptBetweenDrawsOnlyForARealSpan(t *testing.T) {
+	env := &scriptEnv{id: 0, n: 3, timers: map[TimerID]Duration{}, pick: func(n uint64) uint64 { return n - 1 }}
+	require.Equal(t, Duration(5), between[Msg](env, 5, 5))
+	require.Equal(t, Duration(5), between[Msg](env, 5, 4), "an empty span is its low end")
+	require.Empty(t, env.rands)
+	require.Equal(t, Duration(6), between[Msg](env, 5, 6))
+	require.Equal(t, []uint64{2}, env.rands, "[5, 6] holds two points")
+}
+
 func TestScriptRetryBackoffGrowsAndIsCapped(t *testing.T) {
 	const base = 10
 	for _, top := range []bool{false, true} {
