@@ -210,6 +210,18 @@ func (c *SingleDecree) Clone() *SingleDecree {
 	return &d
 }
 
+// CopyInto makes dst an independent copy of c in dst's own memory, which it
+// reuses: the exhaustive search asks a scratch copy what c would become
+// after a step it has not run.
+func (c *SingleDecree) CopyInto(dst *SingleDecree) *SingleDecree {
+	nodes, acc := dst.nodes, dst.acceptances
+	*dst = *c
+	dst.nodes = append(nodes[:0], c.nodes...)
+	dst.acceptances = append(acc[:0], c.acceptances...)
+	dst.nodesShared, dst.accShared = false, false
+	return dst
+}
+
 // Fingerprint hashes everything the checker remembers that can change a
 // later verdict. Which node decided first only names a node in a message,
 // so it is left out, letting the search merge states that differ in it.

@@ -378,19 +378,19 @@ func (s *search) push(stack []frame, m Machine, st State, todo, sleep uint64, ch
 	// Fingerprints known without running the action, while the machine is
 	// in this state: a revisit then costs no restore.
 	pred, _ := m.(Predictor)
-	for _, a := range acts {
+	todo &= all(len(acts))
+	if len(acts) > maskable {
+		todo = ^uint64(0) // past the mask every action is explored
+	}
+	for i, a := range acts {
 		fp, ok := uint64(0), false
-		if pred != nil {
-			fp, ok = pred.Predict(a)
+		if pred != nil && (i >= maskable || todo&(1<<i) != 0) {
+			fp, ok = pred.Predict(a) // a slept action is never taken
 		}
 		if !ok || fp == 0 {
 			fp = 0 // 0: unknown (a real 0 is merely not predicted)
 		}
 		fps = append(fps, fp)
-	}
-	todo &= all(len(acts))
-	if len(acts) > maskable {
-		todo = ^uint64(0) // past the mask every action is explored
 	}
 	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
 	return append(stack, frame{state: st, acts: acts, fps: fps, todo: todo, sleep: sleep & all(len(acts)), choice: choice})

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"github.com/stretchr/testify/require"
 	"testing"
 
 	"github.com/synod-sim/synod/checker"
@@ -198,8 +199,9 @@ func TestFingerprintSoundness(t *testing.T) {
 }
 
 // TestPredictedFingerprints checks the search's shortcut: for every drop
-// and duplication enabled along random walks, the fingerprint predicted
-// without running it is the one running it gives.
+// and duplication enabled along random walks, and every step the memo
+// remembers (single/check), the fingerprint predicted without running it is
+// the one running it gives.
 func TestPredictedFingerprints(t *testing.T) {
 	cases := []struct{ name, set string }{
 		{"single/check", "learners=0,crashes=1,restarts=1,dups=2,drops=2,learns=1"},
@@ -215,7 +217,7 @@ func TestPredictedFingerprints(t *testing.T) {
 		pred := m.(explore.Predictor)
 		root := m.Save()
 		rng := sim.NewPRNG(11)
-		checked := 0
+		checked, steps := 0, 0
 		for walk := 0; walk < 200; walk++ {
 			m.Load(root)
 			for depth := 0; depth < 40; depth++ {
@@ -226,13 +228,20 @@ func TestPredictedFingerprints(t *testing.T) {
 				}
 				for _, a := range acts {
 					want, ok := pred.Predict(a)
-					if (a.Kind == sim.ActDrop || a.Kind == sim.ActDup) != ok {
+					faultOnNet := a.Kind == sim.ActDrop || a.Kind == sim.ActDup
+					if faultOnNet && !ok || a.Global() && ok {
 						t.Fatalf("%s %s: %v predicted: %v", c.name, c.set, a.Kind, ok)
 					}
 					if !ok {
 						continue
 					}
-					if m.Apply(a) == nil && m.Fingerprint() != want {
+					if !faultOnNet {
+						steps++
+					}
+					if err := m.Apply(a); err != nil {
+						t.Fatalf("%s %s: %v of %x was predicted, yet it broke an invariant: %v", c.name, c.set, a.Kind, a.Key, err)
+					}
+					if m.Fingerprint() != want {
 						t.Fatalf("%s %s: %v of %x: predicted %x, got %x", c.name, c.set, a.Kind, a.Key, want, m.Fingerprint())
 					}
 					checked++
@@ -246,6 +255,10 @@ func TestPredictedFingerprints(t *testing.T) {
 		if checked < 1000 {
 			t.Fatalf("%s %s: only %d predictions checked", c.name, c.set, checked)
 		}
+		if c.name == "single/check" && steps < 1000 {
+			t.Fatalf("%s %s: only %d remembered steps predicted", c.name, c.set, steps)
+		}
+		t.Logf("%s %s: %d predictions checked, %d of them steps", c.name, c.set, checked, steps)
 	}
 }
 
@@ -312,4 +325,34 @@ func searchScenario(t testing.TB, name, set string, bugs string, cfg explore.Con
 		t.Fatal(err)
 	}
 	return res
+}
+
+// TestStepMemoChangesNothing runs searches with the step memo and unkept
+// disks and without them: every figure must be the same, verdicts and
+// paths included. The memo is keyed by fingerprints, so this is also a
+// test that node fingerprints miss nothing a step depends on.
+func TestStepMemoChangesNothing(t *testing.T) {
+	cases := []struct{ set, bug string }{
+		{"", ""},
+		{"drops=-1", ""},
+		{"learners=0,crashes=1,restarts=1,dups=1,drops=1,learns=1", ""},
+		{"rounds=2,crashes=1,restarts=1", "no-persist"},
+		{"", "ignore-accepted"},
+		{"learners=0,dups=2", "count-duplicates"},
+		{"rounds=2", "stale-promise"},
+	}
+	for _, c := range cases {
+		for _, cfg := range []explore.Config{{DFS: true, MaxStates: 60_000}, {MaxStates: 30_000}, {DFS: true, NoPOR: true, MaxStates: 60_000}} {
+			memo := searchScenario(t, "single/check", c.set, c.bug, cfg)
+			plainSearch = true
+			plain := searchScenario(t, "single/check", c.set, c.bug, cfg)
+			plainSearch = false
+			what := fmt.Sprintf("set=%q bug=%q dfs=%v nopor=%v", c.set, c.bug, cfg.DFS, cfg.NoPOR)
+			require.Equal(t, plain.States, memo.States, what)
+			require.Equal(t, plain.Transitions, memo.Transitions, what)
+			require.Equal(t, plain.Complete, memo.Complete, what)
+			require.Equal(t, plain.Path, memo.Path, what)
+			require.Equal(t, fmt.Sprint(plain.Violation), fmt.Sprint(memo.Violation), what)
+		}
+	}
 }

@@ -50,10 +50,21 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
+		if !plainSearch {
+			cw.w.DisksUnread() // the checker asks the nodes, not their disks
+			// Memo steps: observe only reads the node (the Multi-Paxos
+			// checker drains a server's events, so a remembered step
+			// would lose them).
+			cw.w.Memoize()
+		}
 		return newMachine(cw)
 	}
 	Register(sc)
 }
+
+// plainSearch switches off the search's shortcuts (step memo, unkept
+// disks), for the tests that require the same figures with and without.
+var plainSearch bool
 
 func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*checkWorld[paxos.Msg, *checker.SingleDecree], error) {
 	set, err := sc.ParseSettings(opts.Set)
@@ -81,11 +92,29 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	w.Untimed(bounds)
 	res.Trace = traceOf(w, opts)
 	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
+	scratch := new(checker.SingleDecree)
+	cw.checkerAfter = func(a sim.Action) (uint64, bool) {
+		id := paxos.NodeID(a.Node)
+		known := w.StageNodes(a, func(n sim.Node[paxos.Msg]) bool {
+			st, _ := singleStateOf(n)
+			return cw.chk.Knows(id, st)
+		})
+		if known {
+			return cw.checkerFingerprint(), true
+		}
+		sc := cw.chk.CopyInto(scratch)
+		clean := w.StageNodes(a, func(n sim.Node[paxos.Msg]) bool {
+			st, _ := singleStateOf(n)
+			return sc.Observe(id, int64(w.Now()), st) == nil
+		})
+		if !clean {
+			return 0, false
+		}
+		return sc.Fingerprint(), true
+	}
 	cw.watchShared(func(mutable func() *checker.SingleDecree, id sim.NodeID) *checker.Violation {
-		node, _ := protocolOf[paxos.Msg, *paxos.Single](w.Node(id))
-		dec, ok := node.Decision()
-		accB, accV := node.Accepted()
-		st := checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}
+		st, dec := singleStateOf(w.Node(id))
+		ok := st.Decided
 		if cw.chk.Knows(paxos.NodeID(id), st) {
 			return nil
 		}
@@ -98,4 +127,12 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	})
 	w.Note(func() string { return "plan " + res.Params })
 	return cw, nil
+}
+
+// singleStateOf is what the single-decree checker reads of a node.
+func singleStateOf(n sim.Node[paxos.Msg]) (checker.SingleState, paxos.Value) {
+	node, _ := protocolOf[paxos.Msg, *paxos.Single](n)
+	dec, ok := node.Decision()
+	accB, accV := node.Accepted()
+	return checker.SingleState{Promised: node.Promised(), AccBallot: accB, AccValue: accV, Decided: ok, Decision: dec}, dec
 }

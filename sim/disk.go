@@ -24,10 +24,18 @@ type Disk struct {
 
 	// Writes and Syncs count operations, for assertions and statistics.
 	Writes, Syncs uint64
+	// rewrites counts Rewrite calls: the step memo replays appends only.
+	rewrites uint64
+	// unkept: records are counted, not kept (DisksUnread).
+	unkept bool
 }
 
 // Append writes a record; it is lost on crash unless a Sync follows.
 func (d *Disk) Append(r any) {
+	if d.unkept {
+		d.Writes++
+		return
+	}
 	d.own()
 	d.records = append(d.records, r)
 	d.Writes++
@@ -54,6 +62,9 @@ func (d *Disk) Records() []any {
 // calls it, so the untimed view allows it at any time. The slice is the
 // disk's own: read it before the node steps again.
 func (d *Disk) TakeDurable() []any {
+	if d.unkept {
+		panic("sim: TakeDurable in a world whose disks keep no records (DisksUnread)")
+	}
 	if d.reported > d.synced {
 		d.reported = 0 // rewritten: everything on it is new
 	}
@@ -83,6 +94,7 @@ func (d *Disk) Rewrite(recs []any) {
 	if d.clipped {
 		d.records, d.clipped = nil, false
 	}
+	d.rewrites++
 	d.records = append(d.records[:0], recs...)
 	d.synced, d.reported, d.traced = len(d.records), 0, 0
 	d.Syncs++

@@ -156,6 +156,11 @@ type untimed[M Message] struct {
 	// spare holds a clone Load discarded unsaved, for the next clone of
 	// that node to reuse: most successors are states already seen.
 	spare []Node[M]
+	// The step memo (memo.go): nil when off; rec collects the effect of
+	// the step running while recording.
+	memo      []*memoEntry[M]
+	rec       *stepRecorder[M]
+	recording bool
 }
 
 // Untimed switches the world to the untimed view with the given bounds.
@@ -175,6 +180,20 @@ func (w *World[M]) Untimed(b Bounds) {
 	for i := range w.un.owned {
 		w.un.owned[i] = true
 		w.nodes[i].disk.startOnly = true
+	}
+}
+
+// DisksUnread tells an untimed world that no one reads a disk's records
+// (TakeDurable panics) but its node, when it restarts: with no restart in
+// the budget, the disks then count writes and keep no records, which the
+// search would otherwise copy on every write. Traced runs keep them, to
+// show them.
+func (w *World[M]) DisksUnread() {
+	if w.un == nil || w.un.bounds.Restarts != 0 || w.trace != nil {
+		return
+	}
+	for i := range w.nodes {
+		w.nodes[i].disk.unkept = true
 	}
 }
 
@@ -210,14 +229,22 @@ func (w *World[M]) untimedSend(from, to NodeID, m M) {
 		// Untimed: the message's fate is whichever action takes it.
 		w.trace.amend(w.trace.lines[w.trace.Len()-1].text + ", in flight")
 	}
+	u := w.un
 	if to == from {
 		// As in the timed view, a message to oneself never touches the
 		// wire: no faults, no choice, delivered right after the step
 		// (drainLocal), so it is no action of its own.
-		w.un.local = append(w.un.local, m)
+		u.local = append(u.local, m)
+		if u.recording {
+			u.rec.entry.locals = append(u.rec.entry.locals, uint64(ActDeliver)<<56^flightKey(to, to, m.Hash()))
+		}
 		return
 	}
-	w.un.add(flight[M]{to: to, from: from, key: flightKey(to, from, m.Hash()), msg: m})
+	f := flight[M]{to: to, from: from, key: flightKey(to, from, m.Hash()), msg: m}
+	u.add(f)
+	if u.recording {
+		u.rec.entry.sends = append(u.rec.entry.sends, f)
+	}
 }
 
 // drainLocal delivers the messages node id sent itself during its step, in
@@ -229,6 +256,9 @@ func (w *World[M]) drainLocal(id NodeID) {
 		w.fold(uint64(ActDeliver)<<56 ^ flightKey(id, id, m.Hash()))
 		if w.trace != nil {
 			w.traceStep(w.now, "deliver n"+strconv.Itoa(int(id))+"->n"+strconv.Itoa(int(id))+" "+m.String())
+		}
+		if u.recording {
+			w.keepStage(id)
 		}
 		w.stepping = id
 		w.nodes[id].node.Receive(id, m)
@@ -319,6 +349,13 @@ func (w *World[M]) Do(a Action) {
 	}
 	w.events++
 	u.actsOK = false
+	u.recording = false // a step that panicked left it set
+	var memoKey uint64
+	var remembered *memoEntry[M]
+	if (a.Kind == ActDeliver || a.Kind == ActTimer) && u.memoOn(w) {
+		memoKey = w.memoKey(a.Node, a)
+		remembered = u.lookup(memoKey)
+	}
 	switch a.Kind {
 	case ActDeliver:
 		f := u.remove(int(a.flight))
@@ -329,11 +366,21 @@ func (w *World[M]) Do(a Action) {
 		if w.trace != nil {
 			w.traceStep(w.now, "deliver n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
 		}
+		if remembered != nil {
+			w.replay(f.to, remembered)
+			break
+		}
 		w.prepareStep(f.to)
+		if u.memoOn(w) {
+			w.startRecording(memoKey, f.to)
+		}
 		w.stepping = f.to
 		w.nodes[f.to].node.Receive(f.from, f.msg)
 		w.stepped(f.to)
 		w.drainLocal(f.to)
+		if u.recording {
+			w.finishRecording(f.to)
+		}
 	case ActTimer:
 		s := &w.nodes[a.Node]
 		if !s.up || s.armed&(1<<a.Timer) == 0 || s.fired[a.Timer] >= u.bounds.Fires[a.Node][a.Timer] {
@@ -345,11 +392,21 @@ func (w *World[M]) Do(a Action) {
 		if w.trace != nil {
 			w.traceStep(w.now, "timer n"+strconv.Itoa(int(a.Node))+" "+w.timerName(a.Node, a.Timer))
 		}
+		if remembered != nil {
+			w.replay(a.Node, remembered)
+			break
+		}
 		w.prepareStep(a.Node)
+		if u.memoOn(w) {
+			w.startRecording(memoKey, a.Node)
+		}
 		w.stepping = a.Node
 		s.node.Timeout(a.Timer)
 		w.stepped(a.Node)
 		w.drainLocal(a.Node)
+		if u.recording {
+			w.finishRecording(a.Node)
+		}
 	case ActDrop, ActDup:
 		f := u.flights[a.flight]
 		if a.Kind == ActDrop {
@@ -479,10 +536,15 @@ func (w *World[M]) fingerprintWith(msgSum uint64, left Budget) uint64 {
 // FingerprintAfter is the Fingerprint the world would have after action a,
 // one of Enabled, without running it, when that is cheap to know: a drop or
 // a duplication changes only the multiset in flight and a budget, which the
-// fingerprint sums. The search uses it to skip restoring and stepping into
+// fingerprint sums; a delivery or a timer the step memo remembers changes
+// one node's share and the multiset. A checker watching the steps must
+// tell for itself whether it would change (StageNodes). The search uses it to skip restoring and stepping into
 // states it has already explored; ok is false for every other kind.
 func (w *World[M]) FingerprintAfter(a Action) (fp uint64, ok bool) {
 	u := w.un
+	if a.Kind == ActDeliver || a.Kind == ActTimer {
+		return w.stepFingerprintAfter(a)
+	}
 	if (a.Kind != ActDrop && a.Kind != ActDup) || int(a.flight) >= len(u.flights) {
 		return 0, false
 	}
@@ -513,21 +575,31 @@ func (w *World[M]) restartable(id NodeID) bool {
 
 func (w *World[M]) hashNode(id NodeID) uint64 {
 	s := &w.nodes[id]
-	h := Mix64(uint64(s.armed) ^ 0x1000)
-	for _, f := range s.fired {
-		h = Mix64(h ^ uint64(f))
+	if !s.up {
+		return w.hashNodeWith(id, 0)
 	}
+	c, ok := s.node.(Cloner[M])
+	if !ok {
+		panic(fmt.Sprintf("sim: node %d (%T) cannot be fingerprinted: exhaustive search needs a Cloner", id, s.node))
+	}
+	return w.hashNodeWith(id, c.Fingerprint())
+}
+
+// hashNodeWith is hashNode for a node whose Cloner fingerprint is known.
+func (w *World[M]) hashNodeWith(id NodeID, nodeFP uint64) uint64 {
+	s := &w.nodes[id]
+	var fired uint64 // MaxTimers counts of 8 bits: one word
+	for t, f := range s.fired {
+		fired |= uint64(f) << (8 * t)
+	}
+	h := Mix64(uint64(s.armed) ^ 0x1000 ^ Mix64(fired))
 	if w.restartable(id) {
 		h = Mix64(h ^ s.disk.hash())
 	}
 	if !s.up {
 		return Mix64(h ^ 0xdead)
 	}
-	c, ok := s.node.(Cloner[M])
-	if !ok {
-		panic(fmt.Sprintf("sim: node %d (%T) cannot be fingerprinted: exhaustive search needs a Cloner", id, s.node))
-	}
-	return Mix64(h ^ c.Fingerprint())
+	return Mix64(h ^ nodeFP)
 }
 
 // Snapshot is a saved untimed world state. It shares node objects and disk
@@ -602,6 +674,7 @@ func (w *World[M]) Load(snap *Snapshot[M]) {
 	}
 	u.flights = append(u.flights[:0], snap.flights...)
 	u.left, u.msgSum, u.actsOK = snap.left, snap.msgSum, false
+	u.recording = false
 	w.events = snap.events
 	w.stepping = -1 // a step that panicked left it set
 }

@@ -304,6 +304,9 @@ func (w *World[M]) stepped(id NodeID) {
 			}
 		}
 	}
+	if w.un != nil && w.un.recording {
+		w.recordStage(id)
+	}
 	if w.AfterStep != nil {
 		w.AfterStep(id)
 	}
@@ -643,6 +646,10 @@ func (w *World[M]) setTimer(id NodeID, t TimerID, after Duration) {
 	if w.un != nil {
 		s.armed |= 1 << t
 		w.un.actsOK = false
+		if w.un.recording {
+			w.un.rec.entry.set |= 1 << t
+			w.un.rec.entry.clear &^= 1 << t
+		}
 		return
 	}
 	s.timers[t]++
@@ -680,9 +687,13 @@ func (e *Env[M]) CancelTimer(t TimerID) {
 	}
 	s := &e.w.nodes[e.id]
 	s.timers[t]++
-	if e.w.un != nil {
+	if u := e.w.un; u != nil {
 		s.armed &^= 1 << t
-		e.w.un.actsOK = false
+		u.actsOK = false
+		if u.recording {
+			u.rec.entry.clear |= 1 << t
+			u.rec.entry.set &^= 1 << t
+		}
 	}
 }
 
