@@ -55,7 +55,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	workers := fs.Int("workers", 1, "BFS workers expanding each level (the verdict and counts do not depend on it)")
 	set := fs.String("set", "", "override the scenario's bounds: key=value,... (simrun list -v shows them)")
 	bugName := fs.String("bug", "", "switch on a catalogued bug")
-	noPOR := fs.Bool("no-por", false, "explore every order of independent actions (no sleep sets), for comparison")
+	porFlag := fs.String("por", "auto", "sleep sets: on, off, or auto (off where the step memo predicts transitions, which is faster)")
+	noPOR := fs.Bool("no-por", false, "the same as -por off")
 	outDir := fs.String("out", "failures", "directory for the counterexample's trace")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
 	quiet := fs.Bool("q", false, "no progress line")
@@ -93,7 +94,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	if _, err := sc.ParseSettings(*set); err != nil {
 		return exitUsage, fail("check: %v", err)
 	}
-	cfg := explore.Config{DFS: *dfs, MaxStates: *maxStates, MaxDepth: *maxDepth, Budget: *budget, Workers: *workers, NoPOR: *noPOR,
+	por, err := explore.ParsePOR(*porFlag)
+	if err != nil {
+		return exitUsage, fail("check: -por: %v", err)
+	}
+	if *noPOR {
+		por = explore.POROff
+	}
+	cfg := explore.Config{DFS: *dfs, MaxStates: *maxStates, MaxDepth: *maxDepth, Budget: *budget, Workers: *workers, POR: por,
 		MaxMemory: *maxMB << 20}
 	// The collector keeps the heap under the bound too (simrun's GOGC=400
 	// would otherwise let a big search's garbage grow to five times its
@@ -110,7 +118,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitUsage, fail("check: %v", err)
 	}
 	rep := checkReport{
-		Scenario: sc.Name, Bug: bugs.String(), Settings: res.Settings, Search: "bfs", POR: !*noPOR, Workers: *workers,
+		Scenario: sc.Name, Bug: bugs.String(), Settings: res.Settings, Search: "bfs", POR: res.SleepSets, Workers: *workers,
 		States: res.States, Transitions: res.Transitions, Slept: res.Slept, MaxDepth: res.MaxDepth,
 		WallSeconds: res.Elapsed.Seconds(), StatesPerSecond: res.StatesPerSecond(), VisitedBytes: res.TableBytes, Cut: res.Cut,
 	}
@@ -155,7 +163,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 func printCheck(w io.Writer, r checkReport) {
 	por := "sleep sets"
 	if !r.POR {
-		por = "no reduction"
+		por = "no sleep sets"
 	}
 	fmt.Fprintf(w, "%s bug=%s %s\n", r.Scenario, r.Bug, r.Settings)
 	fmt.Fprintf(w, "%s, %s, %d worker(s): %d distinct states, %d transitions (%d slept), max depth %d, %.2fs, %.0f states/s, visited set %.1f MB\n",

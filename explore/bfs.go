@@ -181,7 +181,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		c.err = m.Apply(acts[i])
 		if c.err == nil {
 			c.fp = m.Fingerprint()
-			if !s.cfg.NoPOR {
+			if s.cfg.POR == POROn {
 				if cand := sleep | done; cand != 0 {
 					c.sleep = childSleep(acts, cand, acts[i], m.Actions())
 				}

@@ -38,6 +38,38 @@ type Machine interface {
 	Save() State
 }
 
+// StepPredictor is a Predictor that also tells where most node steps lead
+// (a step memo): a transition into an explored state then costs a lookup,
+// less than the revisits sleep sets force, so PORAuto turns them off.
+type StepPredictor interface {
+	Predictor
+	PredictsSteps() bool
+}
+
+// PORMode says whether the search uses sleep sets. They prune transitions
+// between independent actions, never states: with a StepPredictor the
+// lookups they save cost less than the states they make the search visit
+// again (a state reached with a smaller sleep set is explored again).
+type PORMode uint8
+
+const (
+	PORAuto PORMode = iota // sleep sets unless the machine predicts steps
+	POROn                  // sleep sets
+	POROff                 // every order of every action
+)
+
+func (p PORMode) String() string { return [...]string{"auto", "on", "off"}[p] }
+
+// ParsePOR reads a PORMode as String writes it.
+func ParsePOR(s string) (PORMode, error) {
+	for p := PORAuto; p <= POROff; p++ {
+		if p.String() == s {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown reduction %q (auto, on, off)", s)
+}
+
 // Predictor is a Machine that can tell, for some actions, the Fingerprint
 // the state would have after them without applying them (sim.World's
 // FingerprintAfter): the search then skips restoring and stepping into
@@ -53,7 +85,7 @@ type Recycler interface {
 }
 
 // Config bounds a search. Zero values mean: BFS, no bound but the state
-// limit, one worker, sleep sets on.
+// limit, one worker, sleep sets as PORAuto decides.
 type Config struct {
 	DFS       bool          // depth first: little memory, paths not shortest
 	MaxStates uint64        // stop after this many distinct states (0: DefaultMaxStates)
@@ -63,8 +95,8 @@ type Config struct {
 	// (bytes; 0: no bound). BFS holds whole levels of states, and a state
 	// of a big world is kilobytes.
 	MaxMemory int64
-	Workers   int  // BFS only: expand each level on this many workers
-	NoPOR     bool // explore every order, for comparison
+	Workers   int     // BFS only: expand each level on this many workers
+	POR       PORMode // sleep sets or not (PORAuto: whichever is faster for the machine)
 	// Progress, when set, is called about once a second with the figures so far.
 	Progress func(Stats)
 }
@@ -108,6 +140,8 @@ type Result struct {
 	Complete bool
 	// Cut names the bound that stopped an incomplete search.
 	Cut string
+	// SleepSets says whether the search used sleep sets.
+	SleepSets bool
 	// Violation is the first broken invariant found, Path the action
 	// indices (choices) from the initial state to it.
 	Violation error
@@ -150,6 +184,12 @@ func Search(newMachine func() (Machine, error), cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if cfg.POR == PORAuto {
+		cfg.POR = POROn
+		if p, ok := m.(StepPredictor); ok && p.PredictsSteps() {
+			cfg.POR = POROff
+		}
+	}
 	s := &search{cfg: cfg, seen: newVisited(), start: time.Now()}
 	s.tick = s.start
 	if cfg.DFS {
@@ -183,6 +223,7 @@ func (s *search) finish(r *Result) Result {
 	s.stats.Elapsed = time.Since(s.start)
 	s.stats.TableBytes = s.seen.bytes() + cap(s.sleep)*8 + cap(s.par)*4 + cap(s.act)*2
 	r.Stats = s.stats
+	r.SleepSets = s.cfg.POR == POROn
 	return *r
 }
 
@@ -328,7 +369,7 @@ func (s *search) dfs(m Machine) Result {
 			continue // explored in full before: no sleep set can add to it
 		}
 		var zc uint64
-		if !s.cfg.NoPOR && cand != 0 {
+		if s.cfg.POR == POROn && cand != 0 {
 			zc = childSleep(f.acts, cand, a, m.Actions()) // no candidates: no need to list the child's actions
 		}
 		if seen {

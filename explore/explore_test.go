@@ -58,7 +58,7 @@ func newGrid(limit, nodes, bad int) func() (Machine, error) {
 }
 
 func TestSearchCountsEveryState(t *testing.T) {
-	for _, cfg := range []Config{{}, {DFS: true}, {NoPOR: true}, {DFS: true, NoPOR: true}, {Workers: 3}} {
+	for _, cfg := range []Config{{}, {DFS: true}, {POR: POROff}, {DFS: true, POR: POROff}, {Workers: 3}} {
 		r, err := Search(newGrid(4, 3, 0), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -68,18 +68,18 @@ func TestSearchCountsEveryState(t *testing.T) {
 		}
 		all := uint64(3 * 4 * 25) // every state's enabled steps: 3 counters x 4 steps x 25 states each
 		switch {
-		case cfg.NoPOR && r.Transitions != all:
+		case (cfg.POR == POROff) && r.Transitions != all:
 			t.Fatalf("%+v: %d transitions, want all %d", cfg, r.Transitions, all)
-		case !cfg.NoPOR && r.Transitions >= all:
+		case !(cfg.POR == POROff) && r.Transitions >= all:
 			t.Fatalf("%+v: sleep sets saved no transition (%d)", cfg, r.Transitions)
-		case !cfg.NoPOR && r.Transitions < r.States-1:
+		case !(cfg.POR == POROff) && r.Transitions < r.States-1:
 			t.Fatalf("%+v: %d transitions cannot reach %d states", cfg, r.Transitions, r.States)
 		}
 	}
 }
 
 func TestBFSFindsTheShortestPath(t *testing.T) {
-	for _, cfg := range []Config{{}, {NoPOR: true}, {Workers: 2}} {
+	for _, cfg := range []Config{{}, {POR: POROff}, {Workers: 2}} {
 		r, err := Search(newGrid(5, 2, 3), cfg)
 		if err != nil {
 			t.Fatal(err)

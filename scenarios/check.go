@@ -241,6 +241,9 @@ func faultBounds(set Settings, n int) sim.Bounds {
 		Restarts: set.Int("restarts"), Fires: make([][sim.MaxTimers]uint8, n)}
 }
 
+// PredictsSteps reports whether Predict tells where remembered steps lead.
+func (m checkMachine[M, C]) PredictsSteps() bool { return m.checkerAfter != nil }
+
 // Predict is the fingerprint after a drop or a duplication, which no
 // checker sees, or after a step the world's memo remembers and from which
 // the checker would learn nothing: only the world's part changes.

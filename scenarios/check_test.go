@@ -73,7 +73,7 @@ var checkHunts = []struct{ bug, set string }{
 func TestCheckFindsSingleDecreeBugs(t *testing.T) {
 	for _, h := range checkHunts {
 		t.Run(h.bug, func(t *testing.T) {
-			bfs := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000})
+			bfs := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000, POR: explore.POROn})
 			if bfs.Violation == nil {
 				t.Fatalf("BFS did not find %s with %q: %d states, complete=%v", h.bug, h.set, bfs.States, bfs.Complete)
 			}
@@ -83,7 +83,7 @@ func TestCheckFindsSingleDecreeBugs(t *testing.T) {
 				t.Fatalf("the counterexample trace does not replay: %v %s %v", err, rep.Divergence, rep.Result.Violation)
 			}
 			// Sleep sets lose no violation and keep BFS paths shortest.
-			full := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000, NoPOR: true})
+			full := checkScenario(t, "single/check", h.set, h.bug, explore.Config{MaxStates: 2_000_000, POR: explore.POROff})
 			if full.Violation == nil || len(full.Path) != len(bfs.Path) {
 				t.Fatalf("without sleep sets: violation %v after %d actions; with them: %d actions", full.Violation, len(full.Path), len(bfs.Path))
 			}
@@ -99,8 +99,8 @@ func TestCheckFindsSingleDecreeBugs(t *testing.T) {
 
 func TestCheckSleepSetsKeepEveryState(t *testing.T) {
 	for _, set := range smallSafe {
-		with := checkScenario(t, "single/check", set, "", explore.Config{})
-		without := checkScenario(t, "single/check", set, "", explore.Config{NoPOR: true})
+		with := checkScenario(t, "single/check", set, "", explore.Config{POR: explore.POROn})
+		without := checkScenario(t, "single/check", set, "", explore.Config{POR: explore.POROff})
 		if with.States != without.States || with.MaxDepth != without.MaxDepth {
 			t.Fatalf("%s: sleep sets changed what is reachable: %d states depth %d, without: %d states depth %d",
 				set, with.States, with.MaxDepth, without.States, without.MaxDepth)
@@ -342,12 +342,12 @@ func TestStepMemoChangesNothing(t *testing.T) {
 		{"rounds=2", "stale-promise"},
 	}
 	for _, c := range cases {
-		for _, cfg := range []explore.Config{{DFS: true, MaxStates: 60_000}, {MaxStates: 30_000}, {DFS: true, NoPOR: true, MaxStates: 60_000}} {
+		for _, cfg := range []explore.Config{{DFS: true, MaxStates: 60_000}, {MaxStates: 30_000}, {DFS: true, POR: explore.POROff, MaxStates: 60_000}} {
 			memo := searchScenario(t, "single/check", c.set, c.bug, cfg)
 			plainSearch = true
 			plain := searchScenario(t, "single/check", c.set, c.bug, cfg)
 			plainSearch = false
-			what := fmt.Sprintf("set=%q bug=%q dfs=%v nopor=%v", c.set, c.bug, cfg.DFS, cfg.NoPOR)
+			what := fmt.Sprintf("set=%q bug=%q dfs=%v nopor=%v", c.set, c.bug, cfg.DFS, cfg.POR)
 			require.Equal(t, plain.States, memo.States, what)
 			require.Equal(t, plain.Transitions, memo.Transitions, what)
 			require.Equal(t, plain.Complete, memo.Complete, what)
