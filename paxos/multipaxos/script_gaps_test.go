@@ -1,0 +1,145 @@
+package multipaxos
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synod-sim/synod/paxos"
+)
+
+// Scripted tests for behaviour the rest of the suite left unpinned (found
+// by mutation testing: a changed comparison or bound that no test noticed).
+
+// reconfigScript is started for reconfiguration: replica id of replica ids
+// 0..max-1, of which 0..initial-1 form the first configuration, and one
+// client (node max).
+func reconfigScript(t *testing.T, initial, max, id int, cfg Config) *script {
+	h := newHarness(t, max, 1, cfg, ClientConfig{})
+	h.cfg.Replicas, h.cfg.MaxReplicas = initial, max
+	h.now = 1000 * ms
+	sc := &script{t: t, h: h, id: id, env: &riggedEnv{fakeEnv: h.envs[id]}}
+	sc.s = NewServer(sc.env, h.cfg)
+	h.nodes[id] = sc.s
+	sc.s.Start()
+	sc.clear()
+	return sc
+}
+
+// With reconfiguration, a lease needs grants from a majority of every
+// configuration that governs a slot of the window [applied+1, applied+α]:
+// the old one while it still governs a slot there, the new one as soon as
+// it does, and the old one no more once it governs none.
+func TestScriptLeaseUnderReconfigurationCoversTheWindow(t *testing.T) {
+	cfg := leaseConfig(0)
+	cfg.Alpha = 2
+	sc := reconfigScript(t, 3, 4, 0, cfg)
+	sc.elect()
+	bal := sc.s.Ballot()
+	cl := sc.client()
+	accepted := func(from int, slot Slot) { sc.recv(from, Msg{Type: MsgAccepted, Ballot: bal, Slot: slot}) }
+	for seq := Seq(1); seq <= 3; seq++ {
+		sc.request(cput(cl, seq, 0, "v"))
+		accepted(1, Slot(seq))
+	}
+	require.Equal(t, Slot(3), sc.s.Applied())
+
+	// 2 makes way for 3, chosen in slot 4: {0,1,3} governs from slot 6.
+	require.NoError(t, sc.s.Reconfigure(ReplaceReplica(2, 3)))
+	accepted(1, 4)
+	require.Equal(t, Slot(4), sc.s.Applied())
+	require.Equal(t, Slot(6), sc.s.ConfFrom())
+	sc.clear()
+
+	// The window is slots 5 (the old configuration's) and 6 (the new one's).
+	sc.h.now += ms
+	s1 := sc.h.now
+	sc.fire(timerHeartbeat)
+	require.Empty(t, sc.recv(2, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s1}))
+	require.False(t, sc.s.HoldsLease(), "0 and 2: a majority of {0,1,2} but not of {0,1,3}")
+	require.Empty(t, sc.recv(3, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s1}))
+	require.True(t, sc.s.HoldsLease(), "0, 2 and 3: a majority of both")
+	require.Equal(t, s1, sc.s.leaseFrom)
+
+	// Slot 5 applied, the window is all the new configuration's: its
+	// majority alone grants.
+	accepted(1, 5)
+	require.Equal(t, Slot(5), sc.s.Applied())
+	sc.h.now += ms
+	s2 := sc.h.now
+	sc.fire(timerHeartbeat)
+	require.Empty(t, sc.recv(3, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s2}))
+	require.Equal(t, s2, sc.s.leaseFrom, "0 and 3: a majority of {0,1,3}, which governs every slot from 6")
+	sc.h.now = s1 + paxos.Time(scriptGuard)
+	require.True(t, sc.s.HoldsLease(), "the lease runs from the second heartbeat")
+}
+
+// The log holds slots 1..MaxSlots: the last one can be accepted, the one
+// after it is a broken invariant.
+func TestScriptLogHoldsExactlyMaxSlots(t *testing.T) {
+	sc := started(t, 3, 1, Config{Keys: 4})
+	x := cput(3, 1, 0, "x")
+	require.Equal(t, []envelope{sc.to(0, Msg{Type: MsgAccepted, Ballot: b(1, 0), Slot: MaxSlots})},
+		sc.recv(0, Msg{Type: MsgAccept, Ballot: b(1, 0), Slot: MaxSlots, Cmd: x}))
+	require.Equal(t, []any{promiseRecord{B: b(1, 0)}, acceptRecord{S: MaxSlots, B: b(1, 0), C: x}}, sc.written())
+	require.Panics(t, func() { sc.s.entry(MaxSlots + 1) })
+	require.Panics(t, func() { sc.s.entry(0) })
+}
+
+// Session commands print their session (or, opening one, its terms); an op
+// past the last known one prints as a key-value command would.
+func TestScriptSessionCommandStrings(t *testing.T) {
+	terms := SessionTerms{Lease: 500 * paxos.Millisecond, DriftPPM: 100, Skew: 7}
+	for want, cmd := range map[string]Command{
+		`open(lease=500000us drift=100ppm skew=7us) c4#1`: {Op: OpOpen, Client: 4, Seq: 1, Value: terms.String()},
+		`keepalive(s2) c4#3`:                              {Op: OpKeepAlive, Client: 4, Seq: 3, Session: 2},
+		`expire(s2 at beat 5)`:                            {Op: OpExpire, Client: -1, Session: 2, Beat: 5},
+		`acquire(l1 s2) c4#4`:                             {Op: OpAcquire, Key: 1, Client: 4, Seq: 4, Session: 2},
+		`release(l1 s2) c4#5`:                             {Op: OpRelease, Key: 1, Client: 4, Seq: 5, Session: 2},
+		`op(11)(k1) c4#6`:                                 {Op: numOps, Key: 1, Client: 4, Seq: 6},
+	} {
+		require.Equal(t, want, cmd.String())
+	}
+}
+
+// A message's hash sees the fields only some commands and messages carry:
+// a membership change's change and configuration, a session command's
+// session and beat, and the write a protected resource judges.
+func TestScriptMessageHashesSeeSessionAndReconfigFields(t *testing.T) {
+	seen := map[uint64]string{}
+	add := func(m Msg) {
+		t.Helper()
+		h := m.Hash()
+		prev, dup := seen[h]
+		require.False(t, dup, "%v hashes like %v", m, prev)
+		seen[h] = m.String()
+	}
+	accept := func(c Command) Msg { return Msg{Type: MsgAccept, Ballot: b(1, 0), Slot: 1, Cmd: c} }
+	rc := Command{Op: OpReconfig, Client: 5, Seq: 2, Change: AddReplica(3), Conf: Conf{Epoch: 1, Members: 0b1111}}
+	add(accept(rc))
+	for _, mod := range []func(*Command){
+		func(c *Command) { c.Change = AddReplica(4) },
+		func(c *Command) { c.Change = ReplaceReplica(1, 3) },
+		func(c *Command) { c.Conf.Members = 0b1011 },
+		func(c *Command) { c.Conf.Epoch = 2 },
+	} {
+		c := rc
+		mod(&c)
+		add(accept(c))
+	}
+	for _, c := range []Command{
+		{Op: OpKeepAlive, Client: 4, Seq: 3, Session: 2},
+		{Op: OpKeepAlive, Client: 4, Seq: 3, Session: 3},
+		{Op: OpExpire, Client: -1, Beat: 1},
+		{Op: OpExpire, Client: -1, Beat: 2},
+	} {
+		add(accept(c))
+	}
+	w := Command{Client: 4, Seq: 1, Key: 0, Session: 2}
+	for _, ty := range []MsgType{MsgWrite, MsgWriteAck} {
+		add(Msg{Type: ty, Cmd: w, Result: Result{Token: 3}})
+		w2 := w
+		w2.Seq = 2
+		add(Msg{Type: ty, Cmd: w2, Result: Result{Token: 3}})
+	}
+}
