@@ -110,9 +110,9 @@ const DefaultMaxStates = 50_000_000
 const DefaultMaxStatesBFS = 10_000_000
 
 // BytesPerState is the visited set's memory per distinct state, at worst
-// (a table just grown is 35% full): 12-byte slots, plus the sleep mask,
+// (a table just grown is 35% full): 16-byte slots, plus the sleep mask,
 // parent and action the search keeps per state.
-const BytesPerState = 12*100/35 + 8 + 4 + 2
+const BytesPerState = 16*100/35 + 8 + 4 + 2
 
 // Stats are a search's figures.
 type Stats struct {

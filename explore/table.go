@@ -3,15 +3,21 @@ package explore
 import "math/bits"
 
 // visited is the set of fingerprints seen, as an open-addressing hash table
-// from fingerprint to state id: 12 bytes a slot, at most 70% full, so about
-// 17 bytes a state plus the per-state arrays the search keeps beside it.
+// from fingerprint to state id: 16 bytes a slot, at most 70% full, so about
+// 23 bytes a state plus the per-state arrays the search keeps beside it.
 // Fingerprints are already well mixed, so the table indexes by their high
 // bits directly.
 type visited struct {
-	keys  []uint64 // 0 means empty; fingerprint 0 is stored as 1
-	ids   []uint32
+	slots []slot
 	shift uint
 	n     int
+}
+
+// slot is a fingerprint and its state's id side by side: a lookup costs
+// one cache miss, not two.
+type slot struct {
+	key uint64 // 0 means empty; fingerprint 0 is stored as 1
+	id  uint32
 }
 
 func newVisited() *visited {
@@ -21,8 +27,7 @@ func newVisited() *visited {
 }
 
 func (v *visited) alloc(slots int) {
-	v.keys = make([]uint64, slots)
-	v.ids = make([]uint32, slots)
+	v.slots = make([]slot, slots)
 	v.shift = uint(64 - bits.TrailingZeros(uint(slots)))
 }
 
@@ -36,11 +41,11 @@ func normal(fp uint64) uint64 {
 // get returns the id stored for fp.
 func (v *visited) get(fp uint64) (uint32, bool) {
 	fp = normal(fp)
-	mask := uint64(len(v.keys) - 1)
+	mask := uint64(len(v.slots) - 1)
 	for i := fp >> v.shift; ; i = (i + 1) & mask {
-		switch v.keys[i] {
+		switch s := &v.slots[i]; s.key {
 		case fp:
-			return v.ids[i], true
+			return s.id, true
 		case 0:
 			return 0, false
 		}
@@ -49,7 +54,7 @@ func (v *visited) get(fp uint64) (uint32, bool) {
 
 // put stores fp with id; fp must not be present.
 func (v *visited) put(fp uint64, id uint32) {
-	if (v.n+1)*10 > len(v.keys)*7 {
+	if (v.n+1)*10 > len(v.slots)*7 {
 		v.grow()
 	}
 	v.insert(normal(fp), id)
@@ -57,23 +62,23 @@ func (v *visited) put(fp uint64, id uint32) {
 }
 
 func (v *visited) insert(fp uint64, id uint32) {
-	mask := uint64(len(v.keys) - 1)
+	mask := uint64(len(v.slots) - 1)
 	i := fp >> v.shift
-	for v.keys[i] != 0 {
+	for v.slots[i].key != 0 {
 		i = (i + 1) & mask
 	}
-	v.keys[i], v.ids[i] = fp, id
+	v.slots[i] = slot{fp, id}
 }
 
 func (v *visited) grow() {
-	keys, ids := v.keys, v.ids
-	v.alloc(2 * len(keys))
-	for i, k := range keys {
-		if k != 0 {
-			v.insert(k, ids[i])
+	old := v.slots
+	v.alloc(2 * len(old))
+	for _, s := range old {
+		if s.key != 0 {
+			v.insert(s.key, s.id)
 		}
 	}
 }
 
 // bytes is the table's memory.
-func (v *visited) bytes() int { return len(v.keys) * 12 }
+func (v *visited) bytes() int { return len(v.slots) * 16 }

@@ -30,10 +30,10 @@ type checkWorld[M sim.Message, C Memory[C]] struct {
 	// free holds saved states the search is done with, for Save to reuse.
 	free []*checkState[M, C]
 	// checkerAfter, when set, is the fingerprint the checker would have
-	// after action a, a step the world's memo remembers, without changing
-	// it; ok is false when the step would break an invariant (it must run,
-	// to be reported) or the memo does not know it.
-	checkerAfter func(a sim.Action) (fp uint64, ok bool)
+	// after node id's remembered step with stages st, without changing it;
+	// ok is false when the step would break an invariant (it must run, to
+	// be reported).
+	checkerAfter func(id sim.NodeID, st sim.Stages[M]) (fp uint64, ok bool)
 }
 
 // watchShared installs the checker: observe checks node id after each of
@@ -248,17 +248,21 @@ func (m checkMachine[M, C]) PredictsSteps() bool { return m.checkerAfter != nil 
 // checker sees, or after a step the world's memo remembers and from which
 // the checker would learn nothing: only the world's part changes.
 func (m checkMachine[M, C]) Predict(a sim.Action) (uint64, bool) {
-	chkFP := m.checkerFingerprint()
 	if a.Kind == sim.ActDeliver || a.Kind == sim.ActTimer {
 		if m.checkerAfter == nil {
 			return 0, false
 		}
-		fp, ok := m.checkerAfter(a)
+		fp, st, ok := m.w.StepAfter(a)
 		if !ok {
 			return 0, false
 		}
-		chkFP = fp
+		chkFP, ok := m.checkerAfter(a.Node, st)
+		if !ok {
+			return 0, false
+		}
+		return sim.Mix64(fp ^ chkFP*0x9e3779b97f4a7c15), true
 	}
+	chkFP := m.checkerFingerprint()
 	fp, ok := m.w.FingerprintAfter(a)
 	if !ok {
 		return 0, false

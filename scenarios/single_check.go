@@ -93,22 +93,22 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 	res.Trace = traceOf(w, opts)
 	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
 	scratch := new(checker.SingleDecree)
-	cw.checkerAfter = func(a sim.Action) (uint64, bool) {
-		id := paxos.NodeID(a.Node)
-		known := w.StageNodes(a, func(n sim.Node[paxos.Msg]) bool {
-			st, _ := singleStateOf(n)
-			return cw.chk.Knows(id, st)
-		})
+	cw.checkerAfter = func(node sim.NodeID, stages sim.Stages[paxos.Msg]) (uint64, bool) {
+		id := paxos.NodeID(node)
+		known := true
+		for i := 0; i < stages.Len() && known; i++ {
+			st, _ := singleStateOf(stages.Node(i))
+			known = cw.chk.Knows(id, st)
+		}
 		if known {
 			return cw.checkerFingerprint(), true
 		}
 		sc := cw.chk.CopyInto(scratch)
-		clean := w.StageNodes(a, func(n sim.Node[paxos.Msg]) bool {
-			st, _ := singleStateOf(n)
-			return sc.Observe(id, int64(w.Now()), st) == nil
-		})
-		if !clean {
-			return 0, false
+		for i := 0; i < stages.Len(); i++ {
+			st, _ := singleStateOf(stages.Node(i))
+			if sc.Observe(id, int64(w.Now()), st) != nil {
+				return 0, false
+			}
 		}
 		return sc.Fingerprint(), true
 	}

@@ -195,20 +195,27 @@ func (w *World[M]) replay(id NodeID, e *memoEntry[M]) {
 	u.nodeHash[id], u.hashOK[id] = w.hashNodeWith(id, e.stages[len(e.stages)-1].nodeFP), true
 }
 
-// StageNodes calls visit with each node state AfterStep would see if a ran
-// now, and reports whether the memo knows a and visit returned true for
-// every one; it allocates nothing.
-func (w *World[M]) StageNodes(a Action, visit func(Node[M]) bool) bool {
+// Stages are the node states AfterStep would see if a remembered step ran
+// now, in order: a checker tells from them whether it would learn anything.
+type Stages[M Message] struct{ e *memoEntry[M] }
+
+// Len is the number of node calls the step makes.
+func (s Stages[M]) Len() int { return len(s.e.stages) }
+
+// Node is the node as AfterStep would see it after call i; read only.
+func (s Stages[M]) Node(i int) Node[M] { return s.e.stages[i].node }
+
+// StepAfter is, for a delivery or a timer the memo remembers, the
+// world's Fingerprint after it and the node states AfterStep would see,
+// without running it; ok is false when the memo does not know the action
+// (or a disk a restart may read would change).
+func (w *World[M]) StepAfter(a Action) (fp uint64, st Stages[M], ok bool) {
 	e := w.remembered(a)
 	if e == nil {
-		return false
+		return 0, Stages[M]{}, false
 	}
-	for i := range e.stages {
-		if !visit(e.stages[i].node) {
-			return false
-		}
-	}
-	return true
+	fp, ok = w.fingerprintAfterStep(a, e)
+	return fp, Stages[M]{e}, ok
 }
 
 func (w *World[M]) remembered(a Action) *memoEntry[M] {
@@ -219,14 +226,10 @@ func (w *World[M]) remembered(a Action) *memoEntry[M] {
 	return u.lookup(w.memoKey(a.Node, a))
 }
 
-// stepFingerprintAfter is FingerprintAfter for a delivery or a timer the
-// memo remembers.
-func (w *World[M]) stepFingerprintAfter(a Action) (uint64, bool) {
+// fingerprintAfterStep is the Fingerprint after a, whose remembered
+// effect is e.
+func (w *World[M]) fingerprintAfterStep(a Action, e *memoEntry[M]) (uint64, bool) {
 	u := w.un
-	e := w.remembered(a)
-	if e == nil {
-		return 0, false
-	}
 	if w.restartable(a.Node) {
 		for i := range e.stages {
 			if len(e.stages[i].appends) > 0 || e.stages[i].syncTo >= 0 {

@@ -538,12 +538,13 @@ func (w *World[M]) fingerprintWith(msgSum uint64, left Budget) uint64 {
 // a duplication changes only the multiset in flight and a budget, which the
 // fingerprint sums; a delivery or a timer the step memo remembers changes
 // one node's share and the multiset. A checker watching the steps must
-// tell for itself whether it would change (StageNodes). The search uses it to skip restoring and stepping into
+// tell for itself whether it would change (StepAfter). The search uses it to skip restoring and stepping into
 // states it has already explored; ok is false for every other kind.
 func (w *World[M]) FingerprintAfter(a Action) (fp uint64, ok bool) {
 	u := w.un
 	if a.Kind == ActDeliver || a.Kind == ActTimer {
-		return w.stepFingerprintAfter(a)
+		fp, _, ok := w.StepAfter(a)
+		return fp, ok
 	}
 	if (a.Kind != ActDrop && a.Kind != ActDup) || int(a.flight) >= len(u.flights) {
 		return 0, false
