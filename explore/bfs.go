@@ -53,7 +53,7 @@ func (s *search) bfs(machines []Machine) Result {
 			return s.finish(&r)
 		}
 		s.stats.MaxDepth = depth
-		levelStart := uint32(len(s.sleep))
+		levelStart := s.count
 		s.expandLevel(machines, level, outs)
 		if cut := s.stopped.Load(); cut != nil {
 			r.Cut = *cut
@@ -82,9 +82,11 @@ func (s *search) bfs(machines []Machine) Result {
 					id = s.add(c.fp, c.sleep, c.parent, c.action)
 					next = append(next, queued{state: c.state, id: id})
 				case id >= levelStart:
-					s.sleep[id] &= c.sleep // not expanded yet: it will use the smaller set
+					if s.sleep != nil {
+						s.sleep[id] &= c.sleep // not expanded yet: it will use the smaller set
+					}
 				default:
-					if todo := s.sleep[id] &^ c.sleep; todo != 0 && c.state != nil {
+					if todo := s.sleepOf(id) &^ c.sleep; todo != 0 && c.state != nil {
 						s.sleep[id] &= c.sleep
 						next = append(next, queued{state: c.state, id: id, again: true, todo: todo, sleep: c.sleep})
 					}
@@ -148,7 +150,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 	m.Load(q.state)
 	acts := append((*buf)[:0], m.Actions()...)
 	*buf = acts
-	todo, sleep := ^s.sleep[q.id], s.sleep[q.id]
+	todo, sleep := ^s.sleepOf(q.id), s.sleepOf(q.id)
 	if q.again {
 		todo, sleep = q.todo, q.sleep
 	}
@@ -168,7 +170,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		c := child{parent: q.id, action: i}
 		if pred != nil {
 			if fp, ok := pred.Predict(acts[i]); ok {
-				if id, seen := s.seen.get(fp); seen && s.sleep[id] == 0 {
+				if id, seen := s.seen.get(fp); seen && s.sleepOf(id) == 0 {
 					c.fp = fp // explored in full in an earlier level
 					out.add(c)
 					if i < maskable {
@@ -193,7 +195,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 				// state; later ones only narrow its sleep set.
 				fresh[c.fp] = true
 				c.state = m.Save()
-			case ok && s.sleep[id]&^c.sleep != 0:
+			case ok && s.sleepOf(id)&^c.sleep != 0:
 				c.state = m.Save() // may need re-expanding
 			}
 		}

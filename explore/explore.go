@@ -152,7 +152,8 @@ type search struct {
 	cfg     Config
 	stopped atomic.Pointer[string] // BFS: the bound a worker saw reached
 	seen    *visited
-	sleep   []uint64          // by state id: actions left unexplored (bit i: action i)
+	count   uint32            // states added: the next id
+	sleep   []uint64          // by state id, with sleep sets on: actions left unexplored (bit i: action i)
 	par     []uint32          // BFS: parent id
 	act     []uint16          // BFS: action index from the parent
 	acts    [][]sim.Action    // BFS: each worker's copy of the actions it expands
@@ -208,9 +209,12 @@ func Search(newMachine func() (Machine, error), cfg Config) (Result, error) {
 
 // add records a new state and returns its id.
 func (s *search) add(fp uint64, sleep uint64, parent uint32, action int) uint32 {
-	id := uint32(len(s.sleep))
+	id := s.count
+	s.count++
 	s.seen.put(fp, id)
-	s.sleep = append(s.sleep, sleep)
+	if s.cfg.POR == POROn {
+		s.sleep = append(s.sleep, sleep) // without sleep sets every set is empty
+	}
 	if !s.cfg.DFS {
 		s.par = append(s.par, parent)
 		s.act = append(s.act, uint16(action))
@@ -259,6 +263,15 @@ func (s *search) resources(now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// sleepOf is the sleep set state id was last explored with: the actions it
+// has yet to explore (none without sleep sets).
+func (s *search) sleepOf(id uint32) uint64 {
+	if s.sleep == nil {
+		return 0
+	}
+	return s.sleep[id]
 }
 
 // childSleep is the sleep set a child reached by action a inherits: every
@@ -365,7 +378,7 @@ func (s *search) dfs(m Machine) Result {
 		if i < maskable {
 			f.done |= 1 << i
 		}
-		if seen && s.sleep[id] == 0 {
+		if seen && s.sleepOf(id) == 0 {
 			continue // explored in full before: no sleep set can add to it
 		}
 		var zc uint64
@@ -373,7 +386,7 @@ func (s *search) dfs(m Machine) Result {
 			zc = childSleep(f.acts, cand, a, m.Actions()) // no candidates: no need to list the child's actions
 		}
 		if seen {
-			todo := s.sleep[id] &^ zc
+			todo := s.sleepOf(id) &^ zc
 			if todo == 0 {
 				continue
 			}
@@ -401,7 +414,7 @@ func (f *frame) explored(s *search, i int) bool {
 		return false
 	}
 	id, seen := s.seen.get(fp)
-	return seen && s.sleep[id] == 0
+	return seen && s.sleepOf(id) == 0
 }
 
 // push enters a state: todo are the actions to explore (bits past the
