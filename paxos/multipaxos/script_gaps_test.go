@@ -54,7 +54,14 @@ func TestScriptLeaseUnderReconfigurationCoversTheWindow(t *testing.T) {
 	// The window is slots 5 (the old configuration's) and 6 (the new one's).
 	sc.h.now += ms
 	s1 := sc.h.now
-	sc.fire(timerHeartbeat)
+	hb := func(to ...int) []envelope {
+		var out []envelope
+		for _, p := range to {
+			out = append(out, sc.to(p, Msg{Type: MsgHeartbeat, Ballot: bal, Commit: sc.s.Commit(), Stamp: sc.h.now}))
+		}
+		return out
+	}
+	require.Equal(t, hb(1, 2, 3), sc.fire(timerHeartbeat), "heartbeats go to the members of both")
 	require.Empty(t, sc.recv(2, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s1}))
 	require.False(t, sc.s.HoldsLease(), "0 and 2: a majority of {0,1,2} but not of {0,1,3}")
 	require.Empty(t, sc.recv(3, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s1}))
@@ -67,7 +74,7 @@ func TestScriptLeaseUnderReconfigurationCoversTheWindow(t *testing.T) {
 	require.Equal(t, Slot(5), sc.s.Applied())
 	sc.h.now += ms
 	s2 := sc.h.now
-	sc.fire(timerHeartbeat)
+	require.Equal(t, hb(1, 3), sc.fire(timerHeartbeat), "2 governs no slot from 6 on: it hears no more")
 	require.Empty(t, sc.recv(3, Msg{Type: MsgHeartbeatAck, Ballot: bal, Stamp: s2}))
 	require.Equal(t, s2, sc.s.leaseFrom, "0 and 3: a majority of {0,1,3}, which governs every slot from 6")
 	sc.h.now = s1 + paxos.Time(scriptGuard)
@@ -142,4 +149,66 @@ func TestScriptMessageHashesSeeSessionAndReconfigFields(t *testing.T) {
 		w2.Seq = 2
 		add(Msg{Type: ty, Cmd: w2, Result: Result{Token: 3}})
 	}
+}
+
+// A leader's window stops before a configuration it has no majority of
+// promises from: it asks that configuration's members for promises and
+// proposes there once they answer. An acceptance counts from a member that
+// promised or reports it has caught up to the slot that chose its
+// configuration (for the first configuration, slot 0: everyone).
+func TestScriptReconfigWindowStopsAtAConfigurationWithoutPromises(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 2, Keys: 2})
+	sc.elect() // promises from 0 and 1; 2 was asked and did not answer
+	bal := sc.s.Ballot()
+	cl := sc.client()
+	require.NoError(t, sc.s.Reconfigure(ReplaceReplica(1, 3)))
+	sc.clear()
+
+	// {0,2,3} chosen in slot 1 governs from slot 3: slot 2 is the old
+	// configuration's (a no-op brings the new one into effect), slot 3 the
+	// new one's, of which only 0 promised.
+	noop := Msg{Type: MsgAccept, Ballot: bal, Slot: 2, Cmd: Noop, Commit: 1}
+	require.Equal(t, []envelope{
+		sc.to(3, Msg{Type: MsgPrepare, Ballot: bal, Slot: 1}),
+		sc.to(1, noop), sc.to(2, noop),
+	}, sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1}))
+	require.Equal(t, Slot(3), sc.s.ConfFrom())
+	x := cput(cl, 1, 0, "x")
+	require.Empty(t, sc.request(x), "slot 3 waits for promises from {0,2,3}")
+
+	px := Msg{Type: MsgAccept, Ballot: bal, Slot: 3, Cmd: x, Commit: 1}
+	require.Equal(t, []envelope{sc.to(2, px), sc.to(3, px)}, sc.recv(3, Msg{Type: MsgPromise, Ballot: bal, Slot: 1}))
+
+	// 2 never promised, but everyone has caught up to slot 0, which chose
+	// the first configuration: its acceptance decides slot 2.
+	require.Empty(t, sc.recv(2, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2}))
+	_, ok := sc.s.Decided(2)
+	require.True(t, ok)
+	// In slot 3 it counts once it reports slot 1 (which chose {0,2,3}).
+	require.Equal(t, []envelope{sc.to(cl, reply(x, Result{OK: true}))},
+		sc.recv(2, Msg{Type: MsgAccepted, Ballot: bal, Slot: 3, Commit: 1}))
+	require.Equal(t, Slot(3), sc.s.Applied())
+}
+
+// A replica that may not campaign asks a replica drawn at random for the
+// decided slots after its commit index, and forgets who it thought led;
+// drawing itself, it asks nobody.
+func TestScriptNonMemberSeeksCatchupFromADrawnReplica(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 3, Config{Alpha: 2, Keys: 2})
+	x := cput(sc.client(), 1, 0, "x")
+	sc.recv(0, Msg{Type: MsgCatchup, Ballot: b(1, 0), Slot: 1, Commit: 2,
+		Entries: []Entry{{Slot: 1, Cmd: Noop, Decided: true}, {Slot: 2, Cmd: x, Decided: true}}})
+	sc.recv(0, Msg{Type: MsgHeartbeat, Ballot: b(1, 0), Commit: 2})
+	require.Equal(t, Slot(2), sc.s.Commit())
+	require.Equal(t, paxos.NodeID(0), sc.s.Leader())
+	require.False(t, sc.s.IsMember())
+
+	sc.env.draw = draws(1)
+	require.Equal(t, []envelope{sc.to(1, Msg{Type: MsgCatchupReq, Ballot: b(1, 0), Slot: 3})}, sc.fire(timerElection))
+	require.Equal(t, paxos.NodeID(-1), sc.s.Leader())
+	require.Equal(t, uint64(4), sc.env.asked[0], "any of the 4 replica ids")
+	require.True(t, sc.timer(timerElection) > sc.h.now, "and looks again later")
+
+	sc.env.draw = draws(3)
+	require.Empty(t, sc.fire(timerElection))
 }
