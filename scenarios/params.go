@@ -220,6 +220,7 @@ func multiParams(spec multiSpec) []Param {
 		{Name: "clocksteps", Default: int64(spec.clockSteps), Max: 64, Doc: "with the skew family: up to this many clock steps within the skew bound"},
 		{Name: "leadercuts", Default: int64(spec.leaderCuts), Max: 64, Doc: "up to this many times, cut the current leader off"},
 		span("leadercut", spec.leaderCutMax, 0, "longest leader cut"),
+		span("leaderflap", spec.leaderFlap, 0, "before a leader cut, the leader's links may flap for up to this long (0: cuts are sudden)"),
 	}
 	return append(ps, faultParams(spec.faults)...)
 }
@@ -248,7 +249,7 @@ func applyMulti(spec multiSpec, st Settings) multiSpec {
 		name string
 		to   *sim.Duration
 	}{{"think", &spec.think}, {"window", &spec.window}, {"liveness", &spec.liveness}, {"election", &spec.election},
-		{"heartbeat", &spec.heartbeat}, {"retry", &spec.retry}, {"leadercut", &spec.leaderCutMax}} {
+		{"heartbeat", &spec.heartbeat}, {"retry", &spec.retry}, {"leadercut", &spec.leaderCutMax}, {"leaderflap", &spec.leaderFlap}} {
 		setSpan(st, sp.name, sp.to)
 	}
 	if st.Given("latency") {
