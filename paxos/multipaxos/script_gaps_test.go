@@ -173,6 +173,11 @@ func TestScriptReconfigWindowStopsAtAConfigurationWithoutPromises(t *testing.T) 
 		sc.to(1, noop), sc.to(2, noop),
 	}, sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1}))
 	require.Equal(t, Slot(3), sc.s.ConfFrom())
+	rc := Command{Op: OpReconfig, Client: -1, Change: ReplaceReplica(1, 3), Conf: Conf{Epoch: 1, Members: confOf(0, 2, 3).Members}}
+	got, ok := sc.s.Decided(1)
+	require.True(t, ok)
+	require.Equal(t, rc, got, "an operator's change is logged as no client's")
+	require.Equal(t, []Event{{Kind: EvConfig, Slot: 1, From: 3, Cmd: rc, Outcome: Executed}}, configEvents(sc.events()))
 	x := cput(cl, 1, 0, "x")
 	require.Empty(t, sc.request(x), "slot 3 waits for promises from {0,2,3}")
 
@@ -182,7 +187,7 @@ func TestScriptReconfigWindowStopsAtAConfigurationWithoutPromises(t *testing.T) 
 	// 2 never promised, but everyone has caught up to slot 0, which chose
 	// the first configuration: its acceptance decides slot 2.
 	require.Empty(t, sc.recv(2, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2}))
-	_, ok := sc.s.Decided(2)
+	_, ok = sc.s.Decided(2)
 	require.True(t, ok)
 	// In slot 3 it counts once it reports slot 1 (which chose {0,2,3}).
 	require.Equal(t, []envelope{sc.to(cl, reply(x, Result{OK: true}))},
@@ -211,4 +216,84 @@ func TestScriptNonMemberSeeksCatchupFromADrawnReplica(t *testing.T) {
 
 	sc.env.draw = draws(3)
 	require.Empty(t, sc.fire(timerElection))
+}
+
+func configEvents(evs []Event) []Event {
+	var out []Event
+	for _, e := range evs {
+		if e.Kind == EvConfig {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// One change at a time means one change in the window: client commands in
+// flight do not hold a change back.
+func TestScriptReconfigChangeGoesOutWithCommandsInFlight(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 4, Keys: 2})
+	sc.elect()
+	bal := sc.s.Ballot()
+	x := cput(sc.client(), 1, 0, "x")
+	sc.request(x)
+	require.NoError(t, sc.s.Reconfigure(RemoveReplica(2)))
+	rc := Command{Op: OpReconfig, Client: -1, Change: RemoveReplica(2), Conf: Conf{Epoch: 1, Members: confOf(0, 1).Members}}
+	m := Msg{Type: MsgAccept, Ballot: bal, Slot: 2, Cmd: rc}
+	require.Equal(t, []envelope{sc.to(1, m), sc.to(2, m)}, sc.out())
+}
+
+// With reconfiguration off the membership is fixed: a logged change is
+// refused whatever configuration it carries, with the bug
+// reconfig-concurrent too.
+func TestScriptReconfigOffRefusesALoggedChange(t *testing.T) {
+	for _, bug := range []string{"", "reconfig-concurrent"} {
+		sc := started(t, 3, 0, Config{Keys: 2, ReconfigBug: bug})
+		sc.elect()
+		bal := sc.s.Ballot()
+		cl := sc.client()
+		c := Command{Op: OpReconfig, Client: ClientID(cl), Seq: 1, Change: RemoveReplica(2), Conf: Conf{Epoch: 1, Members: 0b011}}
+		sc.request(c)
+		require.Equal(t, []envelope{sc.to(cl, reply(c, Result{}))}, sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1}), bug)
+		require.Equal(t, []Event{{Kind: EvConfig, Slot: 1, Cmd: c, Outcome: Stale}}, configEvents(sc.events()), bug)
+		require.Equal(t, initialConf(3), sc.s.Conf(), bug)
+	}
+}
+
+// Bug reconfig-immediate: the leader uses a change from the slot after its
+// own as soon as it proposes it; applying it later reports it installed,
+// from that slot.
+func TestScriptReconfigBugImmediateInstallsAtProposal(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 4, Keys: 2, ReconfigBug: "reconfig-immediate"})
+	sc.elect()
+	bal := sc.s.Ballot()
+	require.NoError(t, sc.s.Reconfigure(RemoveReplica(2)))
+	want := Conf{Epoch: 1, Members: confOf(0, 1).Members}
+	require.Equal(t, want, sc.s.Conf())
+	require.Equal(t, Slot(2), sc.s.ConfFrom(), "in use from the next slot, before it is chosen")
+	sc.clear()
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1})
+	rc := Command{Op: OpReconfig, Client: -1, Change: RemoveReplica(2), Conf: want}
+	require.Equal(t, []Event{{Kind: EvConfig, Slot: 1, From: 2, Cmd: rc, Outcome: Executed}}, configEvents(sc.events()))
+	require.Equal(t, want, sc.s.Conf())
+}
+
+// Bug reconfig-concurrent: a change waits for none in flight, is computed
+// against the configuration in effect, not the newest, and is installed
+// with the next epoch whatever epoch it was logged with.
+func TestScriptReconfigBugConcurrentComputesAgainstTheOneInEffect(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 2, Keys: 2, ReconfigBug: "reconfig-concurrent"})
+	sc.elect()
+	bal := sc.s.Ballot()
+	require.NoError(t, sc.s.Reconfigure(RemoveReplica(2)))
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1}) // {0,1} governs from slot 3; a no-op goes to slot 2
+	require.Equal(t, Conf{Epoch: 1, Members: confOf(0, 1).Members}, sc.s.Conf())
+	sc.clear()
+	require.NoError(t, sc.s.Reconfigure(AddReplica(3)))
+	add := Command{Op: OpReconfig, Client: -1, Change: AddReplica(3), Conf: Conf{Epoch: 1, Members: confOf(0, 1, 2, 3).Members}}
+	require.Equal(t, []envelope{sc.to(1, Msg{Type: MsgAccept, Ballot: bal, Slot: 3, Cmd: add, Commit: 1})}, sc.out(),
+		"computed against {0,1,2}, in effect at slot 2, and logged in slot 3")
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2})
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 3})
+	require.Equal(t, Slot(3), sc.s.Applied())
+	require.Equal(t, Conf{Epoch: 2, Members: confOf(0, 1, 2, 3).Members}, sc.s.Conf(), "installed as epoch 2")
 }
