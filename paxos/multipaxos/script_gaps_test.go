@@ -266,14 +266,23 @@ func TestScriptReconfigBugImmediateInstallsAtProposal(t *testing.T) {
 	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 4, Keys: 2, ReconfigBug: "reconfig-immediate"})
 	sc.elect()
 	bal := sc.s.Ballot()
+	cl := sc.client()
+	// A change the leader refuses (3 is no member) is logged, refused, and
+	// used for nothing.
+	sc.request(Command{Op: OpReconfig, Client: ClientID(cl), Seq: 1, Change: RemoveReplica(3)})
+	require.Equal(t, initialConf(3), sc.s.Conf())
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1})
+	require.Equal(t, initialConf(3), sc.s.Conf())
 	require.NoError(t, sc.s.Reconfigure(RemoveReplica(2)))
 	want := Conf{Epoch: 1, Members: confOf(0, 1).Members}
 	require.Equal(t, want, sc.s.Conf())
-	require.Equal(t, Slot(2), sc.s.ConfFrom(), "in use from the next slot, before it is chosen")
-	sc.clear()
-	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1})
+	require.Equal(t, Slot(3), sc.s.ConfFrom(), "in use from the next slot, before it is chosen")
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2})
 	rc := Command{Op: OpReconfig, Client: -1, Change: RemoveReplica(2), Conf: want}
-	require.Equal(t, []Event{{Kind: EvConfig, Slot: 1, From: 2, Cmd: rc, Outcome: Executed}}, configEvents(sc.events()))
+	require.Equal(t, []Event{
+		{Kind: EvConfig, Slot: 1, Cmd: Command{Op: OpReconfig, Client: ClientID(cl), Seq: 1, Change: RemoveReplica(3)}, Outcome: Stale},
+		{Kind: EvConfig, Slot: 2, From: 3, Cmd: rc, Outcome: Executed},
+	}, configEvents(sc.events()))
 	require.Equal(t, want, sc.s.Conf())
 }
 
@@ -296,4 +305,58 @@ func TestScriptReconfigBugConcurrentComputesAgainstTheOneInEffect(t *testing.T) 
 	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 3})
 	require.Equal(t, Slot(3), sc.s.Applied())
 	require.Equal(t, Conf{Epoch: 2, Members: confOf(0, 1, 2, 3).Members}, sc.s.Conf(), "installed as epoch 2")
+}
+
+// A new leader behind an acceptor: the acceptance of a slot phase 1 found
+// comes with the news that the acceptor knows it decided (it learned it from
+// the old leader). The leader counts it at once, from its commit index on.
+func TestScriptReconfigRecountFromTheFirstUndecidedSlot(t *testing.T) {
+	sc := reconfigScript(t, 3, 3, 0, Config{Alpha: 2, Keys: 2})
+	cl := sc.client()
+	x := cput(cl, 1, 0, "x")
+	sc.recv(2, Msg{Type: MsgHeartbeat, Ballot: b(1, 2)})
+	sc.campaign()
+	bal := sc.s.Ballot()
+	require.Equal(t, b(2, 0), bal)
+	sc.recv(1, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 1, Ballot: b(1, 2), Cmd: x}}})
+	require.True(t, sc.s.IsLeader())
+	require.Equal(t, Slot(0), sc.s.Commit())
+	sc.clear()
+	require.Equal(t, []envelope{sc.to(cl, reply(x, Result{OK: true}))}, sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1, Commit: 1}))
+	require.Equal(t, Slot(1), sc.s.Commit())
+}
+
+// A leader holds at most maxChanges membership changes back while one is in
+// flight; a client's change beyond them is dropped (the client retries).
+func TestScriptReconfigChangeQueueIsBounded(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 2, Keys: 2})
+	sc.elect()
+	require.NoError(t, sc.s.Reconfigure(AddReplica(3))) // in flight in slot 1
+	sc.clear()
+	cl := sc.client()
+	for seq := Seq(1); seq <= maxChanges+1; seq++ {
+		require.Empty(t, sc.request(Command{Op: OpReconfig, Client: ClientID(cl), Seq: seq, Change: RemoveReplica(2)}))
+	}
+	require.Len(t, sc.s.changes, maxChanges)
+	require.Equal(t, Seq(maxChanges), sc.s.changes[maxChanges-1].Seq)
+	require.ErrorIs(t, sc.s.Reconfigure(RemoveReplica(1)), ErrChangeQueue)
+}
+
+// A member's report that it caught up, when every slot the leader proposed
+// is decided and they fill the log's pages exactly: nothing to recount, and
+// nothing past the log read.
+func TestScriptReconfigRecountWithAFullLogPage(t *testing.T) {
+	sc := reconfigScript(t, 3, 3, 0, Config{Alpha: pageSlots, Window: pageSlots, Keys: 2})
+	sc.elect()
+	bal := sc.s.Ballot()
+	for seq := Seq(1); seq <= pageSlots; seq++ {
+		sc.request(cput(sc.client(), seq, 0, "v"))
+		sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: Slot(seq)})
+	}
+	require.Equal(t, Slot(pageSlots), sc.s.Commit())
+	require.Equal(t, Slot(pageSlots), sc.s.top)
+	sc.clear()
+	require.NotPanics(t, func() { sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: pageSlots, Commit: pageSlots}) })
+	require.Empty(t, sc.out())
+	require.Equal(t, Slot(pageSlots), sc.s.Commit())
 }
