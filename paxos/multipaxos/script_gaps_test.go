@@ -360,3 +360,89 @@ func TestScriptReconfigRecountWithAFullLogPage(t *testing.T) {
 	require.Empty(t, sc.out())
 	require.Equal(t, Slot(pageSlots), sc.s.Commit())
 }
+
+// The resource's bounds: 1..64 locks; a write for a lock it does not guard
+// is no write; a write at the highest token is accepted without a second
+// record; a disk record for a lock it does not guard is named as such.
+func TestScriptResourceBounds(t *testing.T) {
+	h := newHarness(t, 3, 2, Config{}, ClientConfig{})
+	env := h.envs[4]
+	for locks, ok := range map[int]bool{0: false, 1: true, 64: true, 65: false} {
+		build := func() { NewResource(env, ResourceConfig{Locks: locks}) }
+		if ok {
+			require.NotPanics(t, build, "%d locks", locks)
+		} else {
+			require.Panics(t, build, "%d locks", locks)
+		}
+	}
+	res := NewResource(env, ResourceConfig{Locks: 2})
+	res.Start()
+	write := func(lock uint8, token uint64) []envelope {
+		h.queue = nil
+		res.Receive(3, Msg{Type: MsgWrite, Cmd: Command{Client: 3, Seq: 1, Key: lock}, Result: Result{Token: token}})
+		return h.queue
+	}
+	require.Empty(t, write(2, 1), "lock 2 of 2")
+	require.Empty(t, res.TakeEvents())
+	require.Len(t, write(1, 5), 1)
+	require.Equal(t, []any{fenceRecord{Lock: 1, Token: 5}}, env.disk.recs)
+	ack := write(1, 5)
+	require.Equal(t, []envelope{{from: 4, to: 3, m: Msg{Type: MsgWriteAck, Cmd: Command{Client: 3, Seq: 1, Key: 1}, Result: Result{OK: true, Token: 5}}}}, ack)
+	require.Len(t, env.disk.recs, 1, "the same token again: nothing new to remember")
+
+	env.disk.recs = append(env.disk.recs, fenceRecord{Lock: 2, Token: 1})
+	require.PanicsWithValue(t, "multipaxos: resource at node 4: unknown disk record fence l2 token=1",
+		func() { NewResource(env, ResourceConfig{Locks: 2}).Start() })
+}
+
+// The leader expires a session whose lease ran out by its clock: it looks
+// at every request, measures from the newest beat it saw (or its own first
+// look), waits ServiceWait, and logs one expire naming the beats it saw.
+func TestScriptLeaderExpiresALapsedSession(t *testing.T) {
+	sc := started(t, 3, 0, Config{Keys: 2, Locks: 2})
+	sc.elect()
+	bal := sc.s.Ballot()
+	cl := sc.client()
+	terms := SessionTerms{Lease: 100 * paxos.Millisecond, DriftPPM: 100_000, Skew: 5 * paxos.Millisecond}
+	wait := paxos.Time(terms.ServiceWait(0)) // 120ms
+	open := Command{Op: OpOpen, Client: ClientID(cl), Seq: 1, Value: terms.String()}
+	sc.request(open)
+	require.Equal(t, []envelope{sc.to(cl, reply(open, Result{OK: true, Token: 1}))}, sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 1}))
+	sc.clear()
+
+	// The first look anchors the lease: now.
+	t0 := sc.h.now
+	g := func(seq Seq) Command { return get(cl, seq, 0) }
+	sc.request(g(2))
+	sc.h.now = t0 + wait - 1
+	sc.request(g(2)) // a retry, in flight already: a look all the same
+	require.Empty(t, configEvents(sc.events()))
+	require.False(t, sc.s.ExpiryPending())
+	sc.h.now = t0 + wait
+	sc.request(g(2)) // the look that finds the lease lapsed queues the expire
+	exp := Command{Op: OpExpire, Client: -1, Session: 1, Beat: 1}
+	require.Equal(t, []Event{{Kind: EvExpiring, Slot: 3, Ballot: bal, Cmd: exp}}, sc.events())
+	require.True(t, sc.s.ExpiryPending())
+	m := Msg{Type: MsgAccept, Ballot: bal, Slot: 3, Cmd: exp, Commit: 1}
+	require.Equal(t, append(sc.toPeers(m), sc.toPeers(Msg{Type: MsgAccept, Ballot: bal, Slot: 4, Cmd: g(3), Commit: 1})...), sc.request(g(3)))
+	sc.request(g(4))
+	require.Empty(t, sc.events(), "one expire per lapse")
+
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 2})
+	sc.recv(1, Msg{Type: MsgAccepted, Ballot: bal, Slot: 3})
+	require.False(t, sc.s.Services().SessionLive(1))
+	require.False(t, sc.s.ExpiryPending())
+}
+
+// α reaches from 0 to the whole log.
+func TestScriptAlphaBounds(t *testing.T) {
+	h := newHarness(t, 3, 0, Config{}, ClientConfig{})
+	for alpha, ok := range map[int]bool{-1: false, 0: true, MaxSlots: true, MaxSlots + 1: false} {
+		build := func() { NewServer(h.envs[0], Config{Replicas: 3, Alpha: alpha}) }
+		if ok {
+			require.NotPanics(t, build, "α=%d", alpha)
+		} else {
+			require.Panics(t, build, "α=%d", alpha)
+		}
+	}
+}
