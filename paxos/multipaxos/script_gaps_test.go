@@ -446,3 +446,45 @@ func TestScriptAlphaBounds(t *testing.T) {
 		}
 	}
 }
+
+// A step may send itself up to 1024 messages more than the one it handles;
+// beyond that it is a loop, and a broken invariant.
+func TestScriptMessagesToItselfAreBounded(t *testing.T) {
+	for _, c := range []struct {
+		queued int
+		panics bool
+	}{{1024, false}, {1025, true}} {
+		sc := started(t, 3, 1, Config{Keys: 2})
+		sc.s.self = make([]Msg, c.queued) // type 0: refused and counted, nothing else
+		step := func() { sc.s.Receive(0, Msg{}) }
+		if c.panics {
+			require.Panics(t, step, "%d queued", c.queued)
+			continue
+		}
+		require.NotPanics(t, step, "%d queued", c.queued)
+		require.Equal(t, uint64(c.queued+1), sc.s.Refused())
+		require.Empty(t, sc.s.self)
+	}
+}
+
+// Session terms are valid when the client's own view of the lease is some
+// time: perfect clocks (no drift, no skew) are fine, a view of nothing is not.
+func TestScriptSessionTermsValidity(t *testing.T) {
+	for _, c := range []struct {
+		terms SessionTerms
+		ok    bool
+	}{
+		{SessionTerms{Lease: 100_000}, true},
+		{SessionTerms{Lease: 100_000, DriftPPM: 10, Skew: 49_999}, true},
+		{SessionTerms{Lease: 100_000, Skew: 50_000}, false},
+		{SessionTerms{Lease: 100_000, Skew: -1}, false},
+		{SessionTerms{Lease: 100_000, DriftPPM: -1}, false},
+		{SessionTerms{Lease: 0}, false},
+	} {
+		got, ok := parseTerms(c.terms.String())
+		require.Equal(t, c.ok, ok, "%v", c.terms)
+		if ok {
+			require.Equal(t, c.terms, got)
+		}
+	}
+}
