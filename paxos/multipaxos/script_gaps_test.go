@@ -488,3 +488,26 @@ func TestScriptSessionTermsValidity(t *testing.T) {
 		}
 	}
 }
+
+// A session releases a lock it holds, not one another session holds; the
+// service opens at most 1<<20 sessions.
+func TestScriptSessionLocksAndTheSessionBound(t *testing.T) {
+	svc := NewServices(0, 2, 0)
+	terms := SessionTerms{Lease: 300 * paxos.Millisecond}.String()
+	r, _ := svc.Apply(Command{Op: OpOpen, Client: 5, Seq: 1, Value: terms})
+	s1 := SessionID(r.Token)
+	r, _ = svc.Apply(Command{Op: OpOpen, Client: 6, Seq: 1, Value: terms})
+	s2 := SessionID(r.Token)
+	r, _ = svc.Apply(Command{Op: OpAcquire, Key: 1, Client: 5, Seq: 2, Session: s1})
+	require.Equal(t, Result{OK: true, Token: 1}, r)
+	r, _ = svc.Apply(Command{Op: OpRelease, Key: 1, Client: 6, Seq: 2, Session: s2})
+	require.Equal(t, Result{}, r, "held by the other session")
+	r, _ = svc.Apply(Command{Op: OpRelease, Key: 1, Client: 5, Seq: 3, Session: s1})
+	require.Equal(t, Result{OK: true}, r)
+	held, _, _, _ := svc.LockHolder(1)
+	require.False(t, held)
+
+	svc.sess.recs = make([]sessionRec, 1<<20-1)
+	require.NotPanics(t, func() { svc.Apply(Command{Op: OpOpen, Client: 5, Seq: 4, Value: terms}) })
+	require.Panics(t, func() { svc.Apply(Command{Op: OpOpen, Client: 5, Seq: 5, Value: terms}) })
+}
