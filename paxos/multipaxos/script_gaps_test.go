@@ -511,3 +511,16 @@ func TestScriptSessionLocksAndTheSessionBound(t *testing.T) {
 	require.NotPanics(t, func() { svc.Apply(Command{Op: OpOpen, Client: 5, Seq: 4, Value: terms}) })
 	require.Panics(t, func() { svc.Apply(Command{Op: OpOpen, Client: 5, Seq: 5, Value: terms}) })
 }
+
+// An Accept for a slot the acceptor knows decided, with the decided
+// command (a retransmission that crossed the decision), is accepted.
+func TestScriptAcceptOfADecidedSlotWithItsCommand(t *testing.T) {
+	sc := started(t, 3, 1, Config{Keys: 2})
+	x := cput(sc.client(), 1, 0, "x")
+	sc.recv(0, Msg{Type: MsgCatchup, Ballot: b(1, 0), Slot: 1, Commit: 1, Entries: []Entry{{Slot: 1, Cmd: x, Decided: true}}})
+	require.Equal(t, Slot(1), sc.s.Commit())
+	sc.clear()
+	require.Equal(t, []envelope{sc.to(0, Msg{Type: MsgAccepted, Ballot: b(2, 0), Slot: 1})},
+		sc.recv(0, Msg{Type: MsgAccept, Ballot: b(2, 0), Slot: 1, Cmd: x, Commit: 1}))
+	require.Equal(t, []any{promiseRecord{B: b(2, 0)}, acceptRecord{S: 1, B: b(2, 0), C: x}}, sc.written())
+}
