@@ -524,3 +524,18 @@ func TestScriptAcceptOfADecidedSlotWithItsCommand(t *testing.T) {
 		sc.recv(0, Msg{Type: MsgAccept, Ballot: b(2, 0), Slot: 1, Cmd: x, Commit: 1}))
 	require.Equal(t, []any{promiseRecord{B: b(2, 0)}, acceptRecord{S: 1, B: b(2, 0), C: x}}, sc.written())
 }
+
+// With reconfiguration off, phase 1 ends at the election: a promise that
+// comes after it changes nothing (with reconfiguration on, a late promise
+// can be one the leader asked for, see TestScriptReconfigWindowStopsAt...).
+func TestScriptLatePromiseIsIgnoredWithoutReconfiguration(t *testing.T) {
+	sc := started(t, 3, 0, Config{Keys: 2})
+	sc.elect()
+	bal := sc.s.Ballot()
+	before := sc.s.Fingerprint()
+	x := cput(sc.client(), 1, 0, "x")
+	require.Empty(t, sc.recv(2, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 1, Cmd: x, Decided: true}}}))
+	_, ok := sc.s.Decided(1)
+	require.False(t, ok)
+	require.Equal(t, before, sc.s.Fingerprint())
+}
