@@ -539,3 +539,22 @@ func TestScriptLatePromiseIsIgnoredWithoutReconfiguration(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, before, sc.s.Fingerprint())
 }
+
+// A candidate needs promises from a majority of every configuration that
+// governs a slot of [p1From, applied+α]: here {0,1,2} for slot 5 and
+// {0,1,3} (chosen in slot 4) for slot 6.
+func TestScriptReconfigCandidateNeedsEveryConfigurationOfItsWindow(t *testing.T) {
+	sc := reconfigScript(t, 3, 4, 0, Config{Alpha: 2, Keys: 2})
+	rc := Command{Op: OpReconfig, Client: -1, Change: ReplaceReplica(2, 3), Conf: Conf{Epoch: 1, Members: confOf(0, 1, 3).Members}}
+	sc.recv(1, Msg{Type: MsgCatchup, Ballot: b(1, 1), Slot: 1, Commit: 4, Entries: []Entry{
+		{Slot: 1, Cmd: Noop, Decided: true}, {Slot: 2, Cmd: Noop, Decided: true},
+		{Slot: 3, Cmd: Noop, Decided: true}, {Slot: 4, Cmd: rc, Decided: true}}})
+	require.Equal(t, Slot(4), sc.s.Applied())
+	require.Equal(t, Slot(6), sc.s.ConfFrom())
+	sc.campaign()
+	bal := sc.s.Ballot()
+	sc.recv(2, Msg{Type: MsgPromise, Ballot: bal, Slot: 5})
+	require.False(t, sc.s.IsLeader(), "0 and 2: a majority of {0,1,2}, not of {0,1,3}")
+	sc.recv(3, Msg{Type: MsgPromise, Ballot: bal, Slot: 5})
+	require.True(t, sc.s.IsLeader())
+}
