@@ -558,3 +558,18 @@ func TestScriptReconfigCandidateNeedsEveryConfigurationOfItsWindow(t *testing.T)
 	sc.recv(3, Msg{Type: MsgPromise, Ballot: bal, Slot: 5})
 	require.True(t, sc.s.IsLeader())
 }
+
+// A promise entry with no ballot (no correct acceptor sends one) pads the
+// candidate's findings with nothing: the new leader recovers no slot for it.
+func TestScriptPromiseEntryWithoutABallotRecoversNothing(t *testing.T) {
+	sc := started(t, 3, 0, Config{Keys: 2})
+	sc.campaign()
+	bal := sc.s.Ballot()
+	x := cput(sc.client(), 1, 0, "x")
+	var out []envelope
+	require.NotPanics(t, func() {
+		out = sc.recv(1, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 2, Cmd: x}}})
+	})
+	require.True(t, sc.s.IsLeader())
+	require.Equal(t, []MsgType{MsgHeartbeat, MsgHeartbeat}, types(out), "no slot to propose again")
+}
