@@ -573,3 +573,22 @@ func TestScriptPromiseEntryWithoutABallotRecoversNothing(t *testing.T) {
 	require.True(t, sc.s.IsLeader())
 	require.Equal(t, []MsgType{MsgHeartbeat, MsgHeartbeat}, types(out), "no slot to propose again")
 }
+
+// A new leader proposes again what phase 1 found up to the edge of its α
+// window, the edge included.
+func TestScriptReconfigRecoveryReachesTheWindowEdge(t *testing.T) {
+	sc := reconfigScript(t, 3, 3, 0, Config{Alpha: 2, Keys: 2})
+	sc.recv(2, Msg{Type: MsgHeartbeat, Ballot: b(1, 2)})
+	sc.campaign()
+	bal := sc.s.Ballot()
+	x, y := cput(sc.client(), 1, 0, "x"), cput(sc.client(), 2, 0, "y")
+	out := sc.recv(1, Msg{Type: MsgPromise, Ballot: bal, Slot: 1, Entries: []Entry{{Slot: 1, Ballot: b(1, 2), Cmd: x}, {Slot: 2, Ballot: b(1, 2), Cmd: y}}})
+	require.True(t, sc.s.IsLeader())
+	var slots []Slot
+	for _, e := range out {
+		if e.m.Type == MsgAccept {
+			slots = append(slots, e.m.Slot)
+		}
+	}
+	require.Equal(t, []Slot{1, 1, 2, 2}, slots, "slots 1 and 2 (α=2) to 1 and 2")
+}
