@@ -39,6 +39,7 @@ func (s *search) bfs(machines []Machine) Result {
 	outs := make([]blocks, len(machines))
 	s.slept = make([]uint64, len(machines))
 	s.acts = make([][]sim.Action, len(machines))
+	s.fps = make([][]uint64, len(machines))
 	s.fresh = make([]map[uint64]bool, len(machines))
 	for i := range s.fresh {
 		s.fresh[i] = map[uint64]bool{}
@@ -127,7 +128,7 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 						s.stopped.Store(&cut)
 					}
 				}
-				s.expand(machines[k], q, &outs[k], &s.acts[k], fresh, &s.slept[k])
+				s.expand(machines[k], q, &outs[k], &s.acts[k], &s.fps[k], fresh, &s.slept[k])
 				if r, ok := machines[k].(Recycler); ok {
 					r.Recycle(q.state)
 					level[lo+j].state = nil
@@ -146,7 +147,7 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 
 // expand applies every action a state should explore and appends the
 // children. It only reads the visited set.
-func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fresh map[uint64]bool, slept *uint64) {
+func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps *[]uint64, fresh map[uint64]bool, slept *uint64) {
 	m.Load(q.state)
 	acts := append((*buf)[:0], m.Actions()...)
 	*buf = acts
@@ -155,31 +156,47 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fre
 		todo, sleep = q.todo, q.sleep
 	}
 	var done uint64
-	pred, _ := m.(Predictor)
 	if s.stopped.Load() != nil {
 		return
 	}
+	// Where actions lead, where the machine can tell without running them,
+	// asked while it is in this state: a known child then costs no load.
+	*fps = (*fps)[:0]
+	pred, _ := m.(Predictor)
+	for i, a := range acts {
+		fp, ok := uint64(0), false
+		if pred != nil && (i >= maskable || todo&(1<<i) != 0) {
+			fp, ok = pred.Predict(a)
+		}
+		if !ok {
+			fp = 0
+		}
+		*fps = append(*fps, fp)
+	}
+	stepped := false
 	for i := range acts {
 		if i < maskable && todo&(1<<i) == 0 {
 			*slept++
 			continue
 		}
-		if i > 0 || done != 0 {
-			m.Load(q.state)
-		}
 		c := child{parent: q.id, action: i}
-		if pred != nil {
-			if fp, ok := pred.Predict(acts[i]); ok {
-				if id, seen := s.seen.get(fp); seen && s.sleepOf(id) == 0 {
-					c.fp = fp // explored in full in an earlier level
-					out.add(c)
-					if i < maskable {
-						done |= 1 << i
-					}
-					continue
+		if fp := (*fps)[i]; fp != 0 {
+			id, seen := s.seen.get(fp)
+			// Explored in full in an earlier level, or (without sleep sets,
+			// which a repeat could narrow) saved already in this one.
+			if seen && s.sleepOf(id) == 0 || !seen && s.cfg.POR != POROn && fresh[fp] {
+				c.fp = fp
+				out.add(c)
+				if i < maskable {
+					done |= 1 << i
 				}
+				continue
 			}
 		}
+		if stepped {
+			m.Load(q.state)
+		}
+		stepped = true
 		c.err = m.Apply(acts[i])
 		if c.err == nil {
 			c.fp = m.Fingerprint()
@@ -229,13 +246,13 @@ func (b *blocks) add(c child) {
 	b.last = append(b.last, c)
 }
 
-// all iterates the children in order.
-func (b *blocks) all() func(yield func(int, child) bool) {
-	return func(yield func(int, child) bool) {
+// all iterates the children in order, in place (a child is 64 bytes).
+func (b *blocks) all() func(yield func(int, *child) bool) {
+	return func(yield func(int, *child) bool) {
 		i := 0
 		for _, blk := range append(b.full, b.last) {
-			for _, c := range blk {
-				if !yield(i, c) {
+			for j := range blk {
+				if !yield(i, &blk[j]) {
 					return
 				}
 				i++

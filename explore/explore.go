@@ -157,6 +157,7 @@ type search struct {
 	par     []uint32          // BFS: parent id
 	act     []uint16          // BFS: action index from the parent
 	acts    [][]sim.Action    // BFS: each worker's copy of the actions it expands
+	fps     [][]uint64        // BFS: each worker's predicted fingerprints of those actions (0: unknown)
 	fresh   []map[uint64]bool // BFS: per worker, fingerprints new this level it saved
 	slept   []uint64          // BFS: per worker, actions a sleep set covered this level
 	stats   Stats
