@@ -161,18 +161,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps
 	}
 	// Where actions lead, where the machine can tell without running them,
 	// asked while it is in this state: a known child then costs no load.
-	*fps = (*fps)[:0]
-	pred, _ := m.(Predictor)
-	for i, a := range acts {
-		fp, ok := uint64(0), false
-		if pred != nil && (i >= maskable || todo&(1<<i) != 0) {
-			fp, ok = pred.Predict(a)
-		}
-		if !ok {
-			fp = 0
-		}
-		*fps = append(*fps, fp)
-	}
+	*fps = predictAll(m, acts, todo, (*fps)[:0])
 	stepped := false
 	for i := range acts {
 		if i < maskable && todo&(1<<i) == 0 {

@@ -432,23 +432,30 @@ func (s *search) push(stack []frame, m Machine, st State, todo, sleep uint64, ch
 	acts := append(buf, m.Actions()...)
 	// Fingerprints known without running the action, while the machine is
 	// in this state: a revisit then costs no restore.
-	pred, _ := m.(Predictor)
 	todo &= all(len(acts))
 	if len(acts) > maskable {
 		todo = ^uint64(0) // past the mask every action is explored
 	}
+	fps = predictAll(m, acts, todo, fps)
+	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
+	return append(stack, frame{state: st, acts: acts, fps: fps, todo: todo, sleep: sleep & all(len(acts)), choice: choice})
+}
+
+// predictAll appends to fps, for each action, the fingerprint it leads to
+// where the machine (in the state that listed acts) can tell without
+// running it, else 0; slept actions are never taken, so not asked.
+func predictAll(m Machine, acts []sim.Action, todo uint64, fps []uint64) []uint64 {
+	pred, _ := m.(Predictor)
 	for i, a := range acts {
-		fp, ok := uint64(0), false
+		var fp uint64
 		if pred != nil && (i >= maskable || todo&(1<<i) != 0) {
-			fp, ok = pred.Predict(a) // a slept action is never taken
-		}
-		if !ok || fp == 0 {
-			fp = 0 // 0: unknown (a real 0 is merely not predicted)
+			if p, ok := pred.Predict(a); ok {
+				fp = p // a real 0 is merely not predicted
+			}
 		}
 		fps = append(fps, fp)
 	}
-	s.stats.Slept += uint64(bits.OnesCount64(all(len(acts)) &^ todo))
-	return append(stack, frame{state: st, acts: acts, fps: fps, todo: todo, sleep: sleep & all(len(acts)), choice: choice})
+	return fps
 }
 
 // pick returns the next action to explore, or -1.
