@@ -101,3 +101,25 @@ func Mix64(x uint64) uint64 {
 	x ^= x >> 31
 	return x
 }
+
+// DeadLetters is what a node may promise about messages it will never act
+// on. The exhaustive search takes the promises at their word and removes
+// such messages from the network as soon as they are dead: delivering one
+// would change nothing, so every state that differs only by it is the same
+// state, and the search does not tell them apart. Each promise is about the
+// node's own code and holds for the rest of its incarnation (the search
+// relies on it only for nodes that can no longer crash). sim checks the
+// promises against what the node does when such messages are delivered
+// anyway (sim.World.VerifyDeadLetters); a promise the code does not keep
+// stops the run as a broken invariant.
+type DeadLetters[M any] interface {
+	// Ignores: m from node from, delivered now or at any later time,
+	// changes nothing here and sends nothing.
+	Ignores(from NodeID, m M) bool
+	// Refuses: m from node from, delivered now or later, changes nothing
+	// here; all it may do is answer from.
+	Refuses(from NodeID, m M) bool
+	// Abandoned: this node, which sent m to node to, ignores (as Ignores
+	// says) every answer to m from now on.
+	Abandoned(to NodeID, m M) bool
+}

@@ -520,3 +520,48 @@ func (s *Single) TimerName(t TimerID) string {
 	}
 	return ""
 }
+
+// Ignores: a promise for a ballot this proposer is no longer collecting
+// promises for (ballots only grow, and a ballot's phase 1 happens once), a
+// nack for a ballot it has left, an acceptance or a decision once it has
+// decided.
+func (s *Single) Ignores(from NodeID, m Msg) bool {
+	switch m.Type {
+	case MsgPromise:
+		return !s.cfg.Bugs.Has(StalePromise) && (s.phase != 1 || m.Ballot != s.ballot)
+	case MsgNack:
+		return s.abandoned(m.Ballot)
+	case MsgAccepted, MsgDecided:
+		return s.decided
+	}
+	return false
+}
+
+// Refuses: a prepare or accept below the promise is answered with a nack,
+// and promises only grow.
+func (s *Single) Refuses(from NodeID, m Msg) bool {
+	switch m.Type {
+	case MsgPrepare:
+		return m.Ballot.Less(s.promised)
+	case MsgAccept:
+		return m.Ballot.Less(s.promised) && !s.cfg.Bugs.Has(AcceptLowerBallot)
+	}
+	return false
+}
+
+// Abandoned: the answers to a prepare or an accept are promises and nacks
+// for its ballot, which Ignores once the proposer has left that ballot.
+func (s *Single) Abandoned(to NodeID, m Msg) bool {
+	switch m.Type {
+	case MsgPrepare:
+		return !s.cfg.Bugs.Has(StalePromise) && s.abandoned(m.Ballot)
+	case MsgAccept:
+		return s.abandoned(m.Ballot)
+	}
+	return false
+}
+
+// abandoned reports whether this proposer has left ballot b for good: it
+// moved to a higher one, or gave b up (phase 0), after which the next
+// attempt takes a higher round.
+func (s *Single) abandoned(b Ballot) bool { return b != s.ballot || s.phase == 0 }

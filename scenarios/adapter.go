@@ -99,3 +99,20 @@ func (a nodeAdapter[M, N]) Fingerprint() uint64 {
 	}
 	return c.Fingerprint()
 }
+
+// Ignores, Refuses and Abandoned pass on the state machine's dead-letter
+// promises (paxos.DeadLetters); a machine that makes none promises nothing.
+func (a nodeAdapter[M, N]) Ignores(from sim.NodeID, m M) bool {
+	d, ok := any(a.n).(paxos.DeadLetters[M])
+	return ok && d.Ignores(paxos.NodeID(from), m)
+}
+
+func (a nodeAdapter[M, N]) Refuses(from sim.NodeID, m M) bool {
+	d, ok := any(a.n).(paxos.DeadLetters[M])
+	return ok && d.Refuses(paxos.NodeID(from), m)
+}
+
+func (a nodeAdapter[M, N]) Abandoned(to sim.NodeID, m M) bool {
+	d, ok := any(a.n).(paxos.DeadLetters[M])
+	return ok && d.Abandoned(paxos.NodeID(to), m)
+}

@@ -20,6 +20,7 @@ var singleCheckParams = []Param{
 	{Name: "rounds", Default: 1, Min: 1, Max: 6, Doc: "ballots each proposer may start (firings of its propose timer, restarts included)"},
 	{Name: "learners", Default: 1, Min: 0, Max: 7, Doc: "nodes told of every acceptance (the last ones; 1 as in the spin anchor); 0: all"},
 	{Name: "learns", Default: 0, Min: 0, Max: 4, Doc: "decision queries each node may send (firings of its learn timer)"},
+	{Name: "collect", Default: 1, Min: 0, Max: 1, Doc: "remove dead messages, which the nodes promise never to act on (paxos.DeadLetters); 0: keep them, and check the promises whenever one is delivered"},
 }
 
 func init() {
@@ -90,6 +91,11 @@ func newSingleCheck(sc *Scenario, src sim.Source, opts Options, res *Result) (*c
 		bounds.Fires[i][paxos.TimerSync] = 8
 	}
 	w.Untimed(bounds)
+	if set.Int("collect") == 1 {
+		w.CollectDead()
+	} else {
+		w.VerifyDeadLetters()
+	}
 	res.Trace = traceOf(w, opts)
 	cw := &checkWorld[paxos.Msg, *checker.SingleDecree]{w: w, chk: checker.NewSingleDecree(n, values)}
 	scratch := new(checker.SingleDecree)

@@ -238,15 +238,20 @@ func (w *World[M]) fingerprintAfterStep(a Action, e *memoEntry[M]) (uint64, bool
 		}
 	}
 	msgSum := u.msgSum
+	skip := -1
 	if a.Kind == ActDeliver {
 		f := &u.flights[a.flight]
 		if f.key != a.msg {
 			panic("sim: delivery of a message not in flight at this state")
 		}
 		msgSum -= f.key
+		skip = int(a.flight)
 	}
 	for _, f := range e.sends {
 		msgSum += f.key
+	}
+	if u.collect {
+		msgSum -= w.deadAfter(a.Node, skip, e)
 	}
 	w.Fingerprint() // nodeSum fresh
 	s := &w.nodes[a.Node]

@@ -120,6 +120,7 @@ type flight[M Message] struct {
 	to, from NodeID
 	key      uint64 // hash of (to, from, message): orders and fingerprints
 	msg      M
+	dead     uint8 // VerifyDeadLetters: how the message is dead (deadletters.go)
 }
 
 func (a flight[M]) compare(b flight[M]) int {
@@ -161,6 +162,10 @@ type untimed[M Message] struct {
 	memo      []*memoEntry[M]
 	rec       *stepRecorder[M]
 	recording bool
+	// Dead letters (deadletters.go): removed, or kept and checked.
+	collect, verify bool
+	checking        bool // a delivery of a dead message is being checked
+	check           deadCheck[M]
 }
 
 // Untimed switches the world to the untimed view with the given bounds.
@@ -210,6 +215,9 @@ func flightKey(to, from NodeID, h uint64) uint64 {
 }
 
 func (u *untimed[M]) add(f flight[M]) {
+	if u.checking {
+		u.check.sends = append(u.check.sends, f)
+	}
 	i, _ := slices.BinarySearchFunc(u.flights, f, flight[M].compare)
 	u.flights = slices.Insert(u.flights, i, f)
 	u.msgSum += f.key
@@ -349,7 +357,7 @@ func (w *World[M]) Do(a Action) {
 	}
 	w.events++
 	u.actsOK = false
-	u.recording = false // a step that panicked left it set
+	u.recording, u.checking = false, false // a step that panicked left them set
 	var memoKey uint64
 	var remembered *memoEntry[M]
 	if (a.Kind == ActDeliver || a.Kind == ActTimer) && u.memoOn(w) {
@@ -365,6 +373,9 @@ func (w *World[M]) Do(a Action) {
 		w.fold(uint64(ActDeliver)<<56 ^ f.key)
 		if w.trace != nil {
 			w.traceStep(w.now, "deliver n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String())
+		}
+		if f.dead != alive {
+			w.beginDeadCheck(f)
 		}
 		if remembered != nil {
 			w.replay(f.to, remembered)
@@ -450,6 +461,12 @@ func (w *World[M]) Do(a Action) {
 		w.start(a.Node)
 	default:
 		panic(fmt.Sprintf("sim: action of unknown kind %d", a.Kind))
+	}
+	if u.checking {
+		w.endDeadCheck()
+	}
+	if (u.collect || u.verify) && (a.Kind == ActDeliver || a.Kind == ActTimer) {
+		w.collectDead(a.Node)
 	}
 }
 
