@@ -147,6 +147,7 @@ func TestFingerprintSoundness(t *testing.T) {
 	sets := []string{
 		"nodes=3,proposers=2,learners=0,crashes=1,restarts=1,dups=1,drops=1,learns=1",
 		"nodes=3,proposers=2,rounds=2,crashes=2,restarts=2",
+		"nodes=3,proposers=2,rounds=2,dups=1", // dead letters collected from the start
 	}
 	for _, set := range sets {
 		for _, bug := range []string{"", "no-persist", "count-duplicates"} {
@@ -206,6 +207,7 @@ func TestPredictedFingerprints(t *testing.T) {
 	cases := []struct{ name, set string }{
 		{"single/check", "learners=0,crashes=1,restarts=1,dups=2,drops=2,learns=1"},
 		{"single/check", "drops=-1,dups=1"},
+		{"single/check", "rounds=2"},
 		{"multi/check", "drops=2,dups=1"},
 	}
 	for _, c := range cases {
@@ -340,6 +342,7 @@ func TestStepMemoChangesNothing(t *testing.T) {
 		{"", "ignore-accepted"},
 		{"learners=0,dups=2", "count-duplicates"},
 		{"rounds=2", "stale-promise"},
+		{"rounds=2", ""},
 	}
 	for _, c := range cases {
 		for _, cfg := range []explore.Config{{DFS: true, MaxStates: 60_000}, {MaxStates: 30_000}, {DFS: true, POR: explore.POROff, MaxStates: 60_000}} {

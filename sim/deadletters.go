@@ -176,6 +176,16 @@ func (w *World[M]) beginDeadCheck(f flight[M]) {
 	*c = deadCheck[M]{f: f, nodeFP: s.node.(Cloner[M]).Fingerprint(), armed: s.armed,
 		writes: s.disk.Writes, syncs: s.disk.Syncs, sends: c.sends[:0]}
 	u.checking = true
+	u.checked++
+}
+
+// DeadLettersChecked is the number of deliveries of dead messages
+// VerifyDeadLetters has checked.
+func (w *World[M]) DeadLettersChecked() uint64 {
+	if w.un == nil {
+		return 0
+	}
+	return w.un.checked
 }
 
 // endDeadCheck panics if the delivery begun by beginDeadCheck broke the

@@ -164,7 +164,8 @@ type untimed[M Message] struct {
 	recording bool
 	// Dead letters (deadletters.go): removed, or kept and checked.
 	collect, verify bool
-	checking        bool // a delivery of a dead message is being checked
+	checking        bool   // a delivery of a dead message is being checked
+	checked         uint64 // deliveries of dead messages checked
 	check           deadCheck[M]
 }
 
