@@ -78,34 +78,72 @@ func (w *World[M]) settled(id NodeID) bool {
 	return u.left.Crashes == 0 || (u.bounds.Crashable != 0 && u.bounds.Crashable&(1<<uint(id)) == 0)
 }
 
-// deadness tells how f is dead, if it is, taking node id to be n (the
-// node object it has now, or will have after a step the search predicts).
-func (w *World[M]) deadness(f *flight[M], id NodeID, n Node[M]) uint8 {
+// deadness tells how f is dead, if it is, taking node id to be n with
+// hash nHash (the node it is now, or will be after a step the search
+// predicts).
+func (w *World[M]) deadness(f *flight[M], id NodeID, n Node[M], nHash uint64) uint8 {
 	if f.to == f.from || !w.settled(f.to) {
 		return alive
 	}
-	to := w.nodes[f.to].node
+	to, toHash := w.nodes[f.to].node, uint64(0)
 	if f.to == id {
-		to = n
+		to, toHash = n, nHash
+	} else {
+		toHash = w.nodeHashNow(f.to)
 	}
-	d, ok := to.(DeadLetters[M])
-	if !ok {
+	how := w.un.claim(Mix64(toHash*0x9e3779b97f4a7c15^f.key), func() uint8 {
+		d, ok := to.(DeadLetters[M])
+		switch {
+		case !ok:
+			return alive
+		case d.Ignores(f.from, f.msg):
+			return ignored
+		case d.Refuses(f.from, f.msg):
+			return refused
+		}
+		return alive
+	})
+	if how != refused {
+		return how
+	}
+	if !w.settled(f.from) {
 		return alive
 	}
-	if d.Ignores(f.from, f.msg) {
-		return ignored
-	}
-	if !w.settled(f.from) || !d.Refuses(f.from, f.msg) {
-		return alive
-	}
-	from := w.nodes[f.from].node
+	from, fromHash := w.nodes[f.from].node, uint64(0)
 	if f.from == id {
-		from = n
+		from, fromHash = n, nHash
+	} else {
+		fromHash = w.nodeHashNow(f.from)
 	}
-	if a, ok := from.(DeadLetters[M]); ok && a.Abandoned(f.to, f.msg) {
-		return refused
+	return w.un.claim(Mix64(fromHash*0xc2b2ae3d27d4eb4f^f.key^0xabad0ed), func() uint8 {
+		if a, ok := from.(DeadLetters[M]); ok && a.Abandoned(f.to, f.msg) {
+			return refused
+		}
+		return alive
+	})
+}
+
+// claimSlots is the size of the table that remembers nodes' promises by
+// (node fingerprint, message): the search asks the same ones in many
+// states, and asking costs interface conversions.
+const claimSlots = 1 << 16
+
+type claimSlot struct {
+	key uint64
+	how uint8
+}
+
+// claim is ask's answer for key, remembered.
+func (u *untimed[M]) claim(key uint64, ask func() uint8) uint8 {
+	if u.claims == nil {
+		u.claims = make([]claimSlot, claimSlots)
 	}
-	return alive
+	key |= 1 // 0 marks an empty slot
+	c := &u.claims[key&(claimSlots-1)]
+	if c.key != key {
+		c.key, c.how = key, ask()
+	}
+	return c.how
 }
 
 // collectDead removes (CollectDead) or marks (VerifyDeadLetters) the dead
@@ -113,13 +151,13 @@ func (w *World[M]) deadness(f *flight[M], id NodeID, n Node[M]) uint8 {
 // deadness can have changed.
 func (w *World[M]) collectDead(id NodeID) {
 	u := w.un
-	n := w.nodes[id].node
+	n, nHash := w.nodes[id].node, w.nodeHashNow(id)
 	for i := len(u.flights) - 1; i >= 0; i-- {
 		f := &u.flights[i]
 		if (f.to != id && f.from != id) || f.dead != alive {
 			continue
 		}
-		how := w.deadness(f, id, n)
+		how := w.deadness(f, id, n, nHash)
 		if how == alive {
 			continue
 		}
@@ -137,20 +175,21 @@ func (w *World[M]) collectDead(id NodeID) {
 }
 
 // deadAfter is the sum of the keys of the messages collectDead would
-// remove after node id's remembered step e: the flights to or from id but
-// the one delivered (index skip), and e's sends.
-func (w *World[M]) deadAfter(id NodeID, skip int, e *memoEntry[M]) uint64 {
+// remove after node id's remembered step e, which leaves the node with
+// hash nHash: the flights to or from id but the one delivered (index skip),
+// and e's sends.
+func (w *World[M]) deadAfter(id NodeID, skip int, e *memoEntry[M], nHash uint64) uint64 {
 	u := w.un
 	n := e.stages[len(e.stages)-1].node
 	var sum uint64
 	for i := range u.flights {
 		f := &u.flights[i]
-		if i != skip && (f.to == id || f.from == id) && w.deadness(f, id, n) != alive {
+		if i != skip && (f.to == id || f.from == id) && w.deadness(f, id, n, nHash) != alive {
 			sum += f.key
 		}
 	}
 	for i := range e.sends {
-		if w.deadness(&e.sends[i], id, n) != alive {
+		if w.deadness(&e.sends[i], id, n, nHash) != alive {
 			sum += e.sends[i].key
 		}
 	}

@@ -250,9 +250,7 @@ func (w *World[M]) fingerprintAfterStep(a Action, e *memoEntry[M]) (uint64, bool
 	for _, f := range e.sends {
 		msgSum += f.key
 	}
-	if u.collect {
-		msgSum -= w.deadAfter(a.Node, skip, e)
-	}
+
 	w.Fingerprint() // nodeSum fresh
 	s := &w.nodes[a.Node]
 	armed, fired := s.armed, s.fired
@@ -263,6 +261,9 @@ func (w *World[M]) fingerprintAfterStep(a Action, e *memoEntry[M]) (uint64, bool
 	s.armed = s.armed&^e.clear | e.set
 	after := w.hashNodeWith(a.Node, e.stages[len(e.stages)-1].nodeFP)
 	s.armed, s.fired = armed, fired
+	if u.collect {
+		msgSum -= w.deadAfter(a.Node, skip, e, after)
+	}
 	id := uint64(a.Node)
 	nodeSum := u.nodeSum - Mix64(u.nodeHash[a.Node]+id*0x9e3779b97f4a7c15) + Mix64(after+id*0x9e3779b97f4a7c15)
 	h := Mix64(msgSum ^ 0x243f6a8885a308d3)

@@ -167,6 +167,7 @@ type untimed[M Message] struct {
 	checking        bool   // a delivery of a dead message is being checked
 	checked         uint64 // deliveries of dead messages checked
 	check           deadCheck[M]
+	claims          []claimSlot // promises asked, by (node, message)
 }
 
 // Untimed switches the world to the untimed view with the given bounds.
