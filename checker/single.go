@@ -205,9 +205,18 @@ func (c *SingleDecree) accepted(id paxos.NodeID, now int64, b paxos.Ballot, v pa
 // exhaustive search carries one per state.
 func (c *SingleDecree) Clone() *SingleDecree {
 	// Both sides share the tables now: whichever writes first copies.
-	c.nodesShared, c.accShared = true, true
+	c.Freeze()
 	d := *c
 	return &d
+}
+
+// Freeze marks the checker's tables shared, so that it copies them before
+// any change. The search freezes a checker when a saved state takes it:
+// from then on workers may clone it at once, and Clone writes nothing.
+func (c *SingleDecree) Freeze() {
+	if !c.nodesShared || !c.accShared {
+		c.nodesShared, c.accShared = true, true
+	}
 }
 
 // CopyInto makes dst an independent copy of c in dst's own memory, which it

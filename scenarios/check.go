@@ -145,6 +145,9 @@ func (m checkMachine[M, C]) Save() explore.State {
 	} else {
 		st = new(checkState[M, C])
 	}
+	if f, ok := any(m.chk).(interface{ Freeze() }); ok {
+		f.Freeze() // before other workers may load the state and clone it
+	}
 	st.chk, st.chkFP = m.chk, m.checkerFingerprint()
 	m.w.SaveInto(&st.world)
 	m.loaded = st
