@@ -38,6 +38,7 @@ const (
 	kClock                 // fault clock nX steps ...
 	kDrop                  // fault drop nA->nB MSG (untimed)
 	kDup                   // fault dup nA->nB MSG (untimed)
+	kDead                  // dead nA->nB MSG, removed: WHY (untimed: a message no one would act on, collected)
 	kFault                 // any other fault line (net settings)
 	kLeads                 // nX leads at ballot B
 	kDecided               // nX decided V / slot S decided ... (first learned by nX
@@ -192,6 +193,12 @@ func parse(i int, l sim.Line) event {
 			e.kind = kLost
 		}
 		if m := reArrow.FindStringSubmatch(rest); m != nil {
+			e.node, e.peer, e.msg = atoi(m[2]), atoi(m[1]), m[3]
+		}
+	case "dead":
+		e.kind, e.label = kDead, "dead"
+		what, _, _ := strings.Cut(rest, ", removed:")
+		if m := reArrow.FindStringSubmatch(what); m != nil {
 			e.node, e.peer, e.msg = atoi(m[2]), atoi(m[1]), m[3]
 		}
 	case "sync":
@@ -446,7 +453,7 @@ func (m *model) matchMessages() {
 			case fateLocal, fateInFlight, fateUnknown:
 				pending[k] = append(pending[k], copyOf{msg: e.message, due: -1})
 			}
-		case kDeliver, kLost, kDrop:
+		case kDeliver, kLost, kDrop, kDead:
 			if e.node < 0 || e.peer < 0 {
 				continue
 			}

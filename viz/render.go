@@ -616,10 +616,13 @@ func (p *page) mark(i int) {
 		lbl(e.label, "ltm")
 	case kDeliver:
 		p.printf("<g%s data-msg=\"%d\"><circle cx=\"%s\" cy=\"%s\" r=\"2.5\" class=\"dv\"/>", p.dl(i), e.message, f1(x), f1(y))
-	case kLost, kDrop:
+	case kLost, kDrop, kDead:
 		p.printf("<g%s data-msg=\"%d\"><circle cx=\"%s\" cy=\"%s\" r=\"6\" class=\"hit\"/>", p.dl(i), e.message, f1(x), f1(y))
-		if e.kind == kDrop {
+		switch e.kind {
+		case kDrop:
 			lbl("dropped", "lx")
+		case kDead:
+			lbl("dead", "lx")
 		}
 	case kDup:
 		p.printf("<g%s data-msg=\"%d\"><circle cx=\"%s\" cy=\"%s\" r=\"3\" class=\"dupm\"/>", p.dl(i), e.message, f1(x), f1(y))
@@ -711,7 +714,7 @@ func textClass(k kind) string {
 		return "tdc"
 	case kApplies, kAnswers:
 		return "tap"
-	case kCrash, kRestart, kPartition, kHeal, kClock, kDrop, kDup, kFault:
+	case kCrash, kRestart, kPartition, kHeal, kClock, kDrop, kDup, kDead, kFault:
 		return "tf"
 	case kStall:
 		return "tstall"

@@ -513,3 +513,24 @@ func TestUntimedNumbersSteps(t *testing.T) {
 		require.Equal(t, prefix == "#", strings.Contains(byID(root, "banner").text(), "at step #"))
 	}
 }
+
+// A dead letter the untimed view collected ends its message, as a drop
+// does, and says why it went.
+func TestDeadLetterEndsItsMessage(t *testing.T) {
+	f := &sim.File{Header: []sim.Field{{Key: "scenario", Value: "single/check"}, {Key: "params", Value: "untimed nodes=3"}}}
+	add := func(text string) { f.Lines = append(f.Lines, sim.Line{Text: text}) }
+	add("begin")
+	add("start n0")
+	add("timer n0 propose")
+	add("send n0->n1 prepare b=1.0, in flight")
+	add("dead n0->n1 prepare b=1.0, removed: the receiver refuses it and the sender ignores the answer")
+	m := build(f, nil, DefaultMaxLines)
+	ev := m.events
+	require.Equal(t, kDead, ev[4].kind)
+	require.Equal(t, ev[3].message, ev[4].message, "the dead letter is the message sent")
+	require.Len(t, m.msgs[ev[3].message].ends, 1)
+	page, err := Diagram(f, nil, Options{})
+	require.NoError(t, err)
+	root := checkPage(t, f, page, 3)
+	require.NotEmpty(t, byID(root, "dia").find(func(n *node) bool { return n.name == "text" && n.text() == "dead" }))
+}
