@@ -148,30 +148,60 @@ func (u *untimed[M]) claim(key uint64, ask func() uint8) uint8 {
 
 // collectDead removes (CollectDead) or marks (VerifyDeadLetters) the dead
 // messages to or from node id, which has just stepped: only their
-// deadness can have changed.
+// deadness can have changed. A message removed is delivered first, under
+// the check VerifyDeadLetters makes (through the memo, so it costs a
+// lookup when the memo knows the step): a node that breaks its promise in
+// the state at hand stops the run there, instead of the search silently
+// losing what the message would have done.
 func (w *World[M]) collectDead(id NodeID) {
 	u := w.un
-	n, nHash := w.nodes[id].node, w.nodeHashNow(id)
-	for i := len(u.flights) - 1; i >= 0; i-- {
-		f := &u.flights[i]
-		if (f.to != id && f.from != id) || f.dead != alive {
-			continue
+	if u.verify {
+		n, nHash := w.nodes[id].node, w.nodeHashNow(id)
+		for i := range u.flights {
+			f := &u.flights[i]
+			if (f.to == id || f.from == id) && f.dead == alive {
+				f.dead = w.deadness(f, id, n, nHash)
+			}
 		}
-		how := w.deadness(f, id, n, nHash)
-		if how == alive {
-			continue
+		return
+	}
+	for {
+		i, how := w.nextDead(id)
+		if i < 0 {
+			return
 		}
-		if u.verify {
-			f.dead = how
-			continue
-		}
+		f := u.remove(i)
+		f.dead = how
 		w.fold(0xdead<<48 ^ f.key)
 		if w.trace != nil {
 			w.trace.line(w.now, "dead n"+strconv.Itoa(int(f.from))+"->n"+strconv.Itoa(int(f.to))+" "+f.msg.String()+
 				", removed: "+[...]string{"", "the receiver ignores it", "the receiver refuses it and the sender ignores the answer"}[how])
 		}
-		u.remove(i)
+		var key uint64
+		var remembered *memoEntry[M]
+		if u.memoOn(w) {
+			key = w.memoKey(f.to, Action{Key: f.key + uint64(ActDeliver)})
+			remembered = u.lookup(key)
+		}
+		w.beginDeadCheck(f)
+		w.receive(f, key, remembered)
+		w.endDeadCheck()
 	}
+}
+
+// nextDead is the first message to or from node id that is dead, and how.
+func (w *World[M]) nextDead(id NodeID) (int, uint8) {
+	u := w.un
+	n, nHash := w.nodes[id].node, w.nodeHashNow(id)
+	for i := range u.flights {
+		f := &u.flights[i]
+		if f.to == id || f.from == id {
+			if how := w.deadness(f, id, n, nHash); how != alive {
+				return i, how
+			}
+		}
+	}
+	return -1, alive
 }
 
 // deadAfter is the sum of the keys of the messages collectDead would

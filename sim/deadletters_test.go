@@ -146,14 +146,22 @@ func (w *World[M]) collected() *World[M] {
 	return w
 }
 
-func TestVerifyDeadLettersCatchesABrokenPromise(t *testing.T) {
+// A broken promise is caught whether dead letters are kept (checked when
+// delivered) or collected (delivered, checked, then removed).
+func TestDeadLettersCatchABrokenPromise(t *testing.T) {
 	for _, lie := range []string{"refusal", "answer"} {
-		w := closerWorld(lie, Bounds{})
-		w.VerifyDeadLetters()
-		w.Boot()
-		_, broke := reachable(w)
-		require.True(t, strings.HasPrefix(broke, "dead-letter promise broken at node"), "%s: %q", lie, broke)
-		t.Log(broke)
+		for _, collect := range []bool{false, true} {
+			w := closerWorld(lie, Bounds{})
+			if collect {
+				w.CollectDead()
+			} else {
+				w.VerifyDeadLetters()
+			}
+			w.Boot()
+			_, broke := reachable(w)
+			require.True(t, strings.HasPrefix(broke, "dead-letter promise broken at node"), "%s collect=%v: %q", lie, collect, broke)
+			t.Log(broke)
+		}
 	}
 }
 

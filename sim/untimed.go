@@ -379,21 +379,7 @@ func (w *World[M]) Do(a Action) {
 		if f.dead != alive {
 			w.beginDeadCheck(f)
 		}
-		if remembered != nil {
-			w.replay(f.to, remembered)
-			break
-		}
-		w.prepareStep(f.to)
-		if u.memoOn(w) {
-			w.startRecording(memoKey, f.to)
-		}
-		w.stepping = f.to
-		w.nodes[f.to].node.Receive(f.from, f.msg)
-		w.stepped(f.to)
-		w.drainLocal(f.to)
-		if u.recording {
-			w.finishRecording(f.to)
-		}
+		w.receive(f, memoKey, remembered)
 	case ActTimer:
 		s := &w.nodes[a.Node]
 		if !s.up || s.armed&(1<<a.Timer) == 0 || s.fired[a.Timer] >= u.bounds.Fires[a.Node][a.Timer] {
@@ -469,6 +455,27 @@ func (w *World[M]) Do(a Action) {
 	}
 	if (u.collect || u.verify) && (a.Kind == ActDeliver || a.Kind == ActTimer) {
 		w.collectDead(a.Node)
+	}
+}
+
+// receive delivers f: the remembered step if there is one (the memo's key
+// for it is memoKey), else the node's own.
+func (w *World[M]) receive(f flight[M], memoKey uint64, remembered *memoEntry[M]) {
+	u := w.un
+	if remembered != nil {
+		w.replay(f.to, remembered)
+		return
+	}
+	w.prepareStep(f.to)
+	if u.memoOn(w) {
+		w.startRecording(memoKey, f.to)
+	}
+	w.stepping = f.to
+	w.nodes[f.to].node.Receive(f.from, f.msg)
+	w.stepped(f.to)
+	w.drainLocal(f.to)
+	if u.recording {
+		w.finishRecording(f.to)
 	}
 }
 
