@@ -23,7 +23,7 @@ func TestCheckVerdictsAndExitCodes(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	require.Equal(t, "complete", rep.Verdict)
 	require.Greater(t, rep.States, uint64(100))
-	require.Equal(t, "nodes=2,proposers=2,rounds=1,learners=1,learns=0,drops=0,dups=0,crashes=0,restarts=0", rep.Settings)
+	require.Equal(t, "nodes=2,proposers=2,rounds=1,learners=1,learns=0,collect=1,drops=0,dups=0,crashes=0,restarts=0", rep.Settings)
 
 	code, rep = checkJSON(t, "-max-states", "100", "-out", dir)
 	require.Equal(t, exitInconclusive, code, "a search cut by a bound is never a pass")
