@@ -521,14 +521,14 @@ func (s *Single) TimerName(t TimerID) string {
 	return ""
 }
 
-// Ignores: a promise for a ballot this proposer is no longer collecting
+// Ignores: a promise for a ballot this proposer is past collecting
 // promises for (ballots only grow, and a ballot's phase 1 happens once), a
 // nack for a ballot it has left, an acceptance or a decision once it has
 // decided.
 func (s *Single) Ignores(from NodeID, m Msg) bool {
 	switch m.Type {
 	case MsgPromise:
-		return !s.cfg.Bugs.Has(StalePromise) && (s.phase != 1 || m.Ballot != s.ballot)
+		return !s.cfg.Bugs.Has(StalePromise) && (m.Ballot.Less(s.ballot) || (m.Ballot == s.ballot && s.phase != 1))
 	case MsgNack:
 		return s.abandoned(m.Ballot)
 	case MsgAccepted, MsgDecided:
@@ -563,5 +563,8 @@ func (s *Single) Abandoned(to NodeID, m Msg) bool {
 
 // abandoned reports whether this proposer has left ballot b for good: it
 // moved to a higher one, or gave b up (phase 0), after which the next
-// attempt takes a higher round.
-func (s *Single) abandoned(b Ballot) bool { return b != s.ballot || s.phase == 0 }
+// attempt takes a higher round. (A ballot above its own is one it may
+// still start.)
+func (s *Single) abandoned(b Ballot) bool {
+	return b.Less(s.ballot) || (b == s.ballot && s.phase == 0)
+}
