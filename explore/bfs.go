@@ -38,6 +38,7 @@ func (s *search) bfs(machines []Machine) Result {
 	level := []queued{{state: m.Save(), id: rootID}}
 	outs := make([]blocks, len(machines))
 	s.slept = make([]uint64, len(machines))
+	s.known = make([]uint64, len(machines))
 	s.acts = make([][]sim.Action, len(machines))
 	s.fps = make([][]uint64, len(machines))
 	s.fresh = make([]map[uint64]bool, len(machines))
@@ -95,7 +96,8 @@ func (s *search) bfs(machines []Machine) Result {
 			}
 			outs[w].reset()
 			s.stats.Slept += s.slept[w]
-			s.slept[w] = 0
+			s.stats.Transitions += s.known[w]
+			s.slept[w], s.known[w] = 0, 0
 		}
 		level = next
 	}
@@ -128,7 +130,7 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 						s.stopped.Store(&cut)
 					}
 				}
-				s.expand(machines[k], q, &outs[k], &s.acts[k], &s.fps[k], fresh, &s.slept[k])
+				s.expand(machines[k], q, &outs[k], &s.acts[k], &s.fps[k], fresh, &s.slept[k], &s.known[k])
 				if r, ok := machines[k].(Recycler); ok {
 					r.Recycle(q.state)
 					level[lo+j].state = nil
@@ -146,8 +148,12 @@ func (s *search) expandLevel(machines []Machine, level []queued, outs []blocks) 
 }
 
 // expand applies every action a state should explore and appends the
-// children. It only reads the visited set.
-func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps *[]uint64, fresh map[uint64]bool, slept *uint64) {
+// children the merge must see; a child the merge would only count (it
+// leads to a state explored in full, or, without sleep sets, to one this
+// worker saved already in this level) is counted in known instead, so a
+// level holds its new states, not its transitions. It only reads the
+// visited set.
+func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps *[]uint64, fresh map[uint64]bool, slept, known *uint64) {
 	m.Load(q.state)
 	acts := append((*buf)[:0], m.Actions()...)
 	*buf = acts
@@ -174,8 +180,7 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps
 			// Explored in full in an earlier level, or (without sleep sets,
 			// which a repeat could narrow) saved already in this one.
 			if seen && s.sleepOf(id) == 0 || !seen && s.cfg.POR != POROn && fresh[fp] {
-				c.fp = fp
-				out.add(c)
+				*known++
 				if i < maskable {
 					done |= 1 << i
 				}
@@ -196,6 +201,12 @@ func (s *search) expand(m Machine, q queued, out *blocks, buf *[]sim.Action, fps
 			}
 			id, ok := s.seen.get(c.fp)
 			switch {
+			case ok && s.sleepOf(id) == 0, !ok && fresh[c.fp] && s.cfg.POR != POROn:
+				*known++ // as a predicted child above: only counted
+				if i < maskable {
+					done |= 1 << i
+				}
+				continue
 			case !ok && !fresh[c.fp]:
 				// New this level: only its first occurrence needs a
 				// state; later ones only narrow its sleep set.

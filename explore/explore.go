@@ -160,6 +160,7 @@ type search struct {
 	fps     [][]uint64        // BFS: each worker's predicted fingerprints of those actions (0: unknown)
 	fresh   []map[uint64]bool // BFS: per worker, fingerprints new this level it saved
 	slept   []uint64          // BFS: per worker, actions a sleep set covered this level
+	known   []uint64          // BFS: per worker, children counted, not kept (explored or saved already)
 	stats   Stats
 	calls   uint64
 	start   time.Time
