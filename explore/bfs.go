@@ -61,7 +61,11 @@ func (s *search) bfs(machines []Machine) Result {
 			r.Cut = *cut
 			return s.finish(&r)
 		}
-		var next []queued
+		kept := 0
+		for w := range outs {
+			kept += outs[w].len()
+		}
+		next := make([]queued, 0, kept) // at most one entry per child kept
 		for w := range outs {
 			for _, c := range outs[w].all() {
 				if cut := s.limit(); cut != "" {
@@ -262,6 +266,8 @@ func (b *blocks) all() func(yield func(int, *child) bool) {
 }
 
 func (b *blocks) reset() { *b = blocks{} }
+
+func (b *blocks) len() int { return len(b.full)*blockSize + len(b.last) }
 
 // path is the list of action indices from the root to state id.
 func (s *search) path(id uint32) []uint64 {
