@@ -85,12 +85,14 @@ func (w *World[M]) deadness(f *flight[M], id NodeID, n Node[M], nHash uint64) ui
 	if f.to == f.from || !w.settled(f.to) {
 		return alive
 	}
-	to, toHash := w.nodes[f.to].node, uint64(0)
-	if f.to == id {
-		to, toHash = n, nHash
-	} else {
-		toHash = w.nodeHashNow(f.to)
+	// Node x as the caller sees it: id is n.
+	node := func(x NodeID) (Node[M], uint64) {
+		if x == id {
+			return n, nHash
+		}
+		return w.nodes[x].node, w.nodeHashNow(x)
 	}
+	to, toHash := node(f.to)
 	how := w.un.claim(Mix64(toHash*0x9e3779b97f4a7c15^f.key), func() uint8 {
 		d, ok := to.(DeadLetters[M])
 		switch {
@@ -109,12 +111,7 @@ func (w *World[M]) deadness(f *flight[M], id NodeID, n Node[M], nHash uint64) ui
 	if !w.settled(f.from) {
 		return alive
 	}
-	from, fromHash := w.nodes[f.from].node, uint64(0)
-	if f.from == id {
-		from, fromHash = n, nHash
-	} else {
-		fromHash = w.nodeHashNow(f.from)
-	}
+	from, fromHash := node(f.from)
 	return w.un.claim(Mix64(fromHash*0xc2b2ae3d27d4eb4f^f.key^0xabad0ed), func() uint8 {
 		if a, ok := from.(DeadLetters[M]); ok && a.Abandoned(f.to, f.msg) {
 			return refused

@@ -391,21 +391,7 @@ func (w *World[M]) Do(a Action) {
 		if w.trace != nil {
 			w.traceStep(w.now, "timer n"+strconv.Itoa(int(a.Node))+" "+w.timerName(a.Node, a.Timer))
 		}
-		if remembered != nil {
-			w.replay(a.Node, remembered)
-			break
-		}
-		w.prepareStep(a.Node)
-		if u.memoOn(w) {
-			w.startRecording(memoKey, a.Node)
-		}
-		w.stepping = a.Node
-		s.node.Timeout(a.Timer)
-		w.stepped(a.Node)
-		w.drainLocal(a.Node)
-		if u.recording {
-			w.finishRecording(a.Node)
-		}
+		w.runStep(a.Node, memoKey, remembered, func(n Node[M]) { n.Timeout(a.Timer) })
 	case ActDrop, ActDup:
 		f := u.flights[a.flight]
 		if a.Kind == ActDrop {
@@ -458,24 +444,30 @@ func (w *World[M]) Do(a Action) {
 	}
 }
 
-// receive delivers f: the remembered step if there is one (the memo's key
-// for it is memoKey), else the node's own.
+// receive delivers f (the memo's key for the step is memoKey).
 func (w *World[M]) receive(f flight[M], memoKey uint64, remembered *memoEntry[M]) {
+	w.runStep(f.to, memoKey, remembered, func(n Node[M]) { n.Receive(f.from, f.msg) })
+}
+
+// runStep runs a step of node id: the remembered one if there is one (the
+// memo's key for it is memoKey), else call on the node, recorded for the
+// memo.
+func (w *World[M]) runStep(id NodeID, memoKey uint64, remembered *memoEntry[M], call func(Node[M])) {
 	u := w.un
 	if remembered != nil {
-		w.replay(f.to, remembered)
+		w.replay(id, remembered)
 		return
 	}
-	w.prepareStep(f.to)
+	w.prepareStep(id)
 	if u.memoOn(w) {
-		w.startRecording(memoKey, f.to)
+		w.startRecording(memoKey, id)
 	}
-	w.stepping = f.to
-	w.nodes[f.to].node.Receive(f.from, f.msg)
-	w.stepped(f.to)
-	w.drainLocal(f.to)
+	w.stepping = id
+	call(w.nodes[id].node)
+	w.stepped(id)
+	w.drainLocal(id)
 	if u.recording {
-		w.finishRecording(f.to)
+		w.finishRecording(id)
 	}
 }
 
