@@ -177,7 +177,9 @@ func TestDeadLetterPromisesKept(t *testing.T) {
 // ignores them, a refusal needs a promise above the ballot.
 func TestDeadLetterPromisesScripted(t *testing.T) {
 	s := newScript(t, 3, 0, SingleConfig{Propose: 101})
+	require.Equal(t, "promised=0.0 accepted=-", s.node.Describe(), "idle: no phase shown")
 	s.fire(TimerPropose) // ballot 1.0, phase 1
+	require.Equal(t, "promised=0.0 accepted=- phase1 b=1.0", s.node.Describe())
 	require.False(t, s.node.Ignores(1, Msg{Type: MsgPromise, Ballot: ballot(1, 0)}))
 	require.False(t, s.node.Ignores(1, Msg{Type: MsgNack, Ballot: ballot(1, 0), AccBallot: ballot(1, 1)}))
 	require.False(t, s.node.Abandoned(1, Msg{Type: MsgPrepare, Ballot: ballot(1, 0)}))
