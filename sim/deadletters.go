@@ -20,10 +20,13 @@ import (
 //
 // The promises are the protocol's (paxos.DeadLetters): each is about the
 // node's own code, for the rest of its incarnation, so the world relies on
-// them only for nodes that can no longer crash. VerifyDeadLetters keeps
-// dead messages in flight instead and checks, whenever one is delivered,
-// that the node kept its promise: the unreduced search, and random walks,
-// audit the promises the reduced search relies on.
+// them only for nodes that can no longer crash. CollectDead delivers each
+// dead message once, under check, before it removes it, so a promise the
+// code breaks in the state at hand stops the run there. VerifyDeadLetters
+// keeps dead messages in flight instead and checks, whenever one is
+// delivered, that the node kept its promise: the unreduced search, and
+// random walks, audit the promises the reduced search relies on, later
+// states included.
 
 // DeadLetters is a node's promises about messages it will never act on
 // (the simulator's side of paxos.DeadLetters).
@@ -47,8 +50,9 @@ const (
 )
 
 // CollectDead makes an untimed world remove dead messages from the network
-// after every node step. Call it before Boot, in every world that must
-// replay the same choices (the search's and the replay's).
+// after every node step, each delivered once under check first. Call it
+// before Boot, in every world that must replay the same choices (the
+// search's and the replay's).
 func (w *World[M]) CollectDead() {
 	if w.un == nil {
 		panic("sim: CollectDead before Untimed")
